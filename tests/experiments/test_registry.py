@@ -1,0 +1,38 @@
+"""Every registered experiment runs end to end on a tiny budget; every launcher is registered."""
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments import registry
+from jaxml.utils.cli import build_config
+from jaxml.utils.metrics import read_metrics
+
+EXPERIMENTS_DIR = Path(registry.__file__).parent
+
+
+def test_every_launcher_is_registered():
+    launchers = {p.parent.name for p in EXPERIMENTS_DIR.glob("*/main.py")}
+    assert launchers == {e.name for e in registry.EXPERIMENTS}
+
+
+def test_unknown_name_lists_the_registered_ones():
+    with pytest.raises(ValueError, match="registered: digits"):
+        registry.by_name("nope")
+
+
+@pytest.mark.parametrize("experiment", registry.EXPERIMENTS, ids=lambda e: e.name)
+def test_smoke(experiment, tmp_path):
+    module = importlib.import_module(experiment.module)
+    for preset in ("quick", "full"):  # Both presets must build and validate.
+        module.validate(build_config(module.get_config, preset, {}))
+    config = build_config(module.get_config, "quick", experiment.smoke_overrides)
+    module.train_and_evaluate(config, tmp_path, False)
+    rows = read_metrics(tmp_path)
+    assert rows and rows[-1]["step"] == config.num_steps
+    assert all(isinstance(v, float) for k, v in rows[-1].items() if k != "step")
+    assert (tmp_path / module.FIGURE).stat().st_size > 1000
+    assert (tmp_path / "summary.md").read_text().strip()
+    json.dumps(rows)  # Rows are plain JSON.

@@ -1,0 +1,32 @@
+"""Helpers for tests that launch the repo's scripts as a user would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def launch(args: list[str], *, devices: int | None = None, **popen_kwargs):
+    """Starts ``python <args>`` from the repo root; ``devices`` fakes that many CPU devices."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if devices is not None:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen_kwargs,
+    )
+
+
+def run(args: list[str], *, devices: int | None = None, timeout: float = 600):
+    """Runs ``python <args>`` to completion; returns (exit status, stdout, stderr)."""
+    proc = launch(args, devices=devices)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
