@@ -1,0 +1,17 @@
+"""The README's example runs as written and does what its comments say."""
+
+import re
+
+from tests.helpers import REPO_ROOT
+
+
+def test_readme_example_runs_and_resumes(tmp_path, capsys):
+    code = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)[0]
+    code = code.replace('"/tmp/linreg"', repr(str(tmp_path)))
+    exec(compile(code, "README.md", "exec"), {})
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    exec(compile(code, "README.md", "exec"), {})  # A rerun resumes a finished run: same row.
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+    assert first == second
+    assert first.startswith("{'step': 2000, 'loss': ")
+    assert float(first.split("'loss': ")[1].rstrip("}")) < 1e-6
