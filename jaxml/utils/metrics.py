@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,26 +37,37 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
 class MetricsWriter:
     """Appends metric rows to ``<workdir>/metrics.jsonl`` and TensorBoard event files."""
 
-    def __init__(self, workdir: str | os.PathLike, *, tensorboard: bool = True):
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        *,
+        resume_step: int | None = None,
+        tensorboard: bool = True,
+    ):
+        """Opens the log of a run that starts afresh, or that resumes after ``resume_step``.
+
+        Rows after ``resume_step`` are dropped: the resumed run writes them again. A fresh run
+        (``resume_step=None``) drops every row and the old TensorBoard events.
+        """
         self.path = Path(workdir) / METRICS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._truncate(resume_step)
+        tb_dir = Path(workdir) / TENSORBOARD_DIR
+        if resume_step is None and tb_dir.exists():
+            shutil.rmtree(tb_dir)
         self._tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter  # noqa: PLC0415 -- heavy import, only when used
 
-            self._tb = SummaryWriter(logdir=str(Path(workdir) / TENSORBOARD_DIR))
+            # Event files are named by the second; a unique suffix keeps a quick resume from
+            # overwriting the file of the run it resumes.
+            suffix = f".{os.getpid()}.{time.time_ns()}"
+            self._tb = SummaryWriter(logdir=str(tb_dir), filename_suffix=suffix)
 
-    def reset(self, last_step: int | None) -> None:
-        """Keeps only rows with ``step <= last_step`` (all rows are dropped when it is None).
-
-        Called on start-up: rows written after the last checkpoint are written again by the resumed
-        run. The file is replaced atomically so a kill here loses nothing.
-        """
-        keep = (
-            []
-            if last_step is None
-            else [r for r in read_metrics(self.path) if r["step"] <= last_step]
-        )
+    def _truncate(self, last_step: int | None) -> None:
+        # Replaced atomically, so a kill here loses nothing.
+        rows = read_metrics(self.path)
+        keep = [] if last_step is None else [r for r in rows if r["step"] <= last_step]
         tmp = self.path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
         os.replace(tmp, self.path)

@@ -134,7 +134,6 @@ def run(
         raise ValueError(f"num_steps={num_steps} and chunk_size={chunk_size} must be > 0")
     workdir = Path(workdir)
     checkpointer = Checkpointer(workdir, max_to_keep=max_checkpoints_to_keep)
-    writer = MetricsWriter(workdir, tensorboard=tensorboard)
     carry, step = init_carry, 0
     latest = checkpointer.latest_step() if resume else None
     if latest is not None:
@@ -142,7 +141,7 @@ def run(
         tqdm.write(f"resumed from step {step} in {checkpointer.directory}")
     elif not resume:
         checkpointer.delete_all()
-    writer.reset(latest)
+    writer = MetricsWriter(workdir, resume_step=latest, tensorboard=tensorboard)
     last_good = latest
 
     chunk_fns: dict[int, Callable] = {}
