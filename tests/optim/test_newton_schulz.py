@@ -1,0 +1,62 @@
+"""Newton–Schulz inverses of damped SPD factors: quadratic convergence and warm starts."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxml.optim import newton_schulz_inverse
+from jaxml.optim._newton_schulz import residual_norm
+
+
+def damped_spd(key, n, damping=1e-2):
+    a = jax.random.normal(key, (n, 2 * n))
+    return a @ a.T / (2 * n) + damping * jnp.eye(n)
+
+
+def test_residual_squares_each_iteration():
+    jax.config.update("jax_enable_x64", True)
+    try:
+        matrix = damped_spd(jax.random.PRNGKey(0), 12).astype(jnp.float64)
+        residuals = [
+            float(residual_norm(matrix, newton_schulz_inverse(matrix, k))) for k in range(30)
+        ]
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    # R_{k+1} = R_k² in the spectral norm; in the Frobenius norm ‖R²‖_F <= ‖R‖_F².
+    for before, after in zip(residuals, residuals[1:], strict=False):
+        if before > 1e-7:
+            assert after <= before**2 * (1 + 1e-6) + 1e-12
+    assert residuals[-1] < 1e-10
+
+
+@pytest.mark.parametrize("n", [1, 5, 32])
+def test_converges_to_the_inverse(n):
+    matrix = damped_spd(jax.random.PRNGKey(n), n, damping=0.1)
+    inverse = jax.jit(newton_schulz_inverse, static_argnums=1)(matrix, 40)
+    np.testing.assert_allclose(inverse, np.linalg.inv(np.asarray(matrix)), rtol=1e-3, atol=1e-4)
+
+
+def test_warm_start_from_a_nearby_inverse_needs_fewer_iterations():
+    key_a, key_b = jax.random.split(jax.random.PRNGKey(3))
+    matrix = damped_spd(key_a, 16, damping=0.05)
+    previous = matrix + 0.01 * damped_spd(key_b, 16)  # The factor one step earlier.
+    warm = newton_schulz_inverse(previous, 40)
+    cold_residual = residual_norm(matrix, newton_schulz_inverse(matrix, 3))
+    warm_residual = residual_norm(matrix, newton_schulz_inverse(matrix, 3, warm_start=warm))
+    assert warm_residual < 1e-3 < cold_residual
+
+
+def test_a_useless_warm_start_falls_back_to_the_cold_start():
+    matrix = damped_spd(jax.random.PRNGKey(4), 8, damping=0.1)
+    bad = 100.0 * jnp.eye(8)
+    np.testing.assert_allclose(
+        newton_schulz_inverse(matrix, 30, warm_start=bad), newton_schulz_inverse(matrix, 30)
+    )
+
+
+def test_shapes_are_checked():
+    with pytest.raises(ValueError, match="matrix"):
+        newton_schulz_inverse(jnp.ones((2, 3)), 3)
+    with pytest.raises(ValueError, match="warm_start"):
+        newton_schulz_inverse(jnp.eye(3), 3, warm_start=jnp.eye(2))
