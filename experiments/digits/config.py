@@ -1,9 +1,10 @@
 """Residual-MLP classifier on scikit-learn's handwritten digits, trained with AdamW.
 
   python -m experiments.digits.main --preset=quick --workdir=results/digits/quick
-    ~15 s on 2 CPU cores; expect test_accuracy >= 0.95 (measured 0.97-0.98).
+    ~12 s of training on 2 CPU cores; measured test_accuracy 0.975 (seed 0).
   python -m experiments.digits.main --preset=full
-    5 seeds at once (vmap), wider and deeper model, 10k steps; ~2 min on 2 CPU cores.
+    5 seeds at once (vmap), width 256, 4 blocks, 10k steps: 679 s on 2 (shared) CPU cores;
+    measured test_accuracy 0.981 mean, 0.972 worst seed. Meant for an accelerator.
 
 Override any field, e.g. ``--config.learning_rate=1e-3 --config.model.width=64``.
 """
