@@ -29,14 +29,16 @@ def newton_schulz_inverse(
     matrix: jax.Array,
     num_iters: int,
     warm_start: jax.Array | None = None,
+    tol: float | None = None,
 ) -> jax.Array:
-    """Approximates the inverse of the SPD ``matrix`` ``[n, n]`` with ``num_iters`` iterations.
+    """Approximates the inverse of the SPD ``matrix`` ``[n, n]`` in at most ``num_iters`` steps.
 
     Args:
       matrix: ``[n, n]`` symmetric positive definite (e.g. a damped Kronecker factor ``A + εI``).
-      num_iters: Newton–Schulz iterations (static).
+      num_iters: Newton–Schulz iterations (static); the maximum when ``tol`` is set.
       warm_start: ``[n, n]`` previous inverse; used when it is a contraction start
         (``‖I − A X‖_F < 1``), otherwise the cold start is.
+      tol: stop once ``‖I − A X‖_F <= tol`` (one extra matmul per iteration to check).
 
     Returns:
       ``[n, n]`` approximate inverse, symmetrised.
@@ -53,5 +55,13 @@ def newton_schulz_inverse(
     def body(_, x):
         return x @ (2.0 * eye - matrix @ x)
 
-    x = jax.lax.fori_loop(0, num_iters, body, x)
+    if tol is None:
+        x = jax.lax.fori_loop(0, num_iters, body, x)
+    else:
+
+        def not_done(carry):
+            k, x = carry
+            return (k < num_iters) & (residual_norm(matrix, x) > tol)
+
+        _, x = jax.lax.while_loop(not_done, lambda c: (c[0] + 1, body(c[0], c[1])), (0, x))
     return 0.5 * (x + x.T)

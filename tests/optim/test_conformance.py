@@ -5,6 +5,7 @@ curvature extra args its ``update`` takes, computed from a small least-squares p
 """
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,18 +14,27 @@ import pytest
 
 from jaxml import optim
 
+MODEL = nn.Dense(2)
 X = jax.random.normal(jax.random.PRNGKey(0), (32, 3))
 Y = X @ jnp.array([[1.0, -1.0], [0.5, 2.0], [-1.5, 0.0]]) + 0.3
-PARAMS = {"w": jnp.zeros((3, 2)), "b": jnp.zeros(2)}
+PARAMS = MODEL.init(jax.random.PRNGKey(1), X)
 
 
-def loss_fn(params, x=X, y=Y):
-    return jnp.mean(jnp.sum((x @ params["w"] + params["b"][None] - y) ** 2, axis=-1))
+def loss_fn(params):
+    return jnp.mean(0.5 * jnp.sum((MODEL.apply(params, X) - Y) ** 2, axis=-1))
 
 
 def per_example_gradient(params):
     # A one-sample "score": the gradient of the first example's loss.
-    return jax.grad(loss_fn)(params, X[:1], Y[:1])
+    one = lambda p: 0.5 * jnp.sum((MODEL.apply(p, X[:1]) - Y[:1]) ** 2)
+    return jax.grad(one)(params)
+
+
+def curvature(params):
+    ci = optim.loss_grads_and_stats(
+        MODEL, params, X, Y, jax.random.PRNGKey(2), likelihood="gaussian"
+    )
+    return {"layer_stats": ci.layer_stats, "loss_fn": ci.loss_fn}
 
 
 OPTIMIZERS = {
@@ -38,11 +48,11 @@ OPTIMIZERS = {
         {"learning_rate": 0.5, "damping": 1.0},
         lambda params: {},
     ),
-    "sophia": (
-        optim.sophia,
-        {"learning_rate": 0.05},
-        lambda params: {"obj_fn": loss_fn},
-    ),
+    "sophia": (optim.sophia, {"learning_rate": 0.05}, lambda params: {"obj_fn": loss_fn}),
+    "kfac": (optim.kfac, {"learning_rate": 0.2, "damping": 1e-2}, curvature),
+    "ring": (optim.ring, {"learning_rate": 0.2, "rho": 0.05, "damping": 1e-2}, curvature),
+    "reng": (optim.reng, {"learning_rate": 0.2, "rho": 0.05, "damping": 1e-2}, curvature),
+    "rkalman": (optim.rkalman, {"learning_rate": 1.0, "fading": 0.05, "rho": 0.05}, curvature),
 }
 NAMES = sorted(OPTIMIZERS)
 

@@ -60,3 +60,12 @@ def test_shapes_are_checked():
         newton_schulz_inverse(jnp.ones((2, 3)), 3)
     with pytest.raises(ValueError, match="warm_start"):
         newton_schulz_inverse(jnp.eye(3), 3, warm_start=jnp.eye(2))
+
+
+def test_tolerance_stops_early_and_still_converges():
+    matrix = damped_spd(jax.random.PRNGKey(5), 16, damping=0.1)
+    inverse = jax.jit(newton_schulz_inverse, static_argnums=(1, 3))(matrix, 60, None, 1e-4)
+    assert residual_norm(matrix, inverse) <= 1e-3  # Symmetrising can add rounding above tol.
+    # From the converged inverse as warm start, zero further iterations are needed.
+    again = newton_schulz_inverse(matrix, 60, warm_start=inverse, tol=1e-2)
+    np.testing.assert_allclose(again, inverse, rtol=1e-6, atol=1e-7)

@@ -1,0 +1,135 @@
+"""Curvature extra args from a flax model, its params and a batch, in one forward pass.
+
+Every ``nn.Dense`` call is intercepted: its input is recorded, and a zero perturbation is added to
+its output so that one backward pass gives the per-example gradients ``∂ℓ_n/∂s_n`` at labels
+sampled from the model (the true Fisher, as GRNG's notes state). A second backward pass from the
+same forward gives the gradient at the real labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import traverse_util
+
+from jaxml.optim._kronecker import LayerStats
+
+LIKELIHOODS = ("categorical", "gaussian")
+_INPUTS = "kronecker_inputs"
+_OUTPUTS = "kronecker_outputs"
+
+
+class CurvatureInputs(NamedTuple):
+    loss: jax.Array  # [] mean loss at the real targets.
+    grads: Any  # Gradient of ``loss``, shaped like params.
+    layer_stats: Any  # Per dense layer LayerStats, nested like params (extra arg ``layer_stats``).
+    loss_fn: Callable[
+        [Any], jax.Array
+    ]  # params -> mean loss on this batch (extra arg ``loss_fn``).
+
+
+def _record_dense(next_fun, args, kwargs, context):
+    module = context.module
+    if not isinstance(module, nn.Dense) or context.method_name != "__call__":
+        return next_fun(*args, **kwargs)
+    module.sow(_INPUTS, "inputs", args[0])
+    return module.perturb(_OUTPUTS, next_fun(*args, **kwargs))
+
+
+def per_example_nll(outputs: jax.Array, targets: jax.Array, likelihood: str) -> jax.Array:
+    """Negative log-likelihood per example: ``[...]`` from outputs ``[..., K]``."""
+    if likelihood == "categorical":
+        return optax.softmax_cross_entropy_with_integer_labels(outputs, targets)
+    # Unit-variance Gaussian, up to a constant.
+    return 0.5 * jnp.sum((outputs - targets) ** 2, axis=-1)
+
+
+def sample_targets(key: jax.Array, outputs: jax.Array, likelihood: str) -> jax.Array:
+    """Targets drawn from the model's predictive distribution ``p(y | x, θ)``."""
+    outputs = jax.lax.stop_gradient(outputs)
+    if likelihood == "categorical":
+        return jax.random.categorical(key, outputs)
+    return outputs + jax.random.normal(key, outputs.shape, outputs.dtype)
+
+
+def loss_grads_and_stats(
+    model: nn.Module,
+    params: Any,
+    inputs: jax.Array,
+    targets: jax.Array,
+    key: jax.Array,
+    *,
+    likelihood: str = "categorical",
+) -> CurvatureInputs:
+    """Loss, gradient and the curvature extra args of ``model`` on one batch.
+
+    Args:
+      model: a flax module whose dense layers are ``nn.Dense`` (each called once per forward).
+      params: the variables passed to ``model.apply`` and optimized, e.g. ``{"params": ...}``.
+      inputs: the batch ``model.apply(params, inputs)`` takes.
+      targets: ``[...]`` int labels (categorical) or ``[..., K]`` (gaussian), matching the outputs.
+      key: PRNG key for the sampled labels of the true Fisher.
+      likelihood: ``"categorical"`` (softmax cross-entropy) or ``"gaussian"`` (unit variance).
+
+    Returns:
+      :class:`CurvatureInputs`; each position along the leading axes of a dense layer's input
+      (batch, time, ...) counts as one example in its ``LayerStats``.
+    """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood={likelihood!r}: must be one of {', '.join(LIKELIHOODS)}")
+
+    def forward(params, perturbations):
+        with nn.intercept_methods(_record_dense):
+            outputs, recorded = model.apply(
+                {**params, "perturbations": perturbations}, inputs, mutable=[_INPUTS]
+            )
+        return outputs, recorded[_INPUTS]
+
+    def shapes():
+        with nn.intercept_methods(_record_dense):
+            return model.apply(params, inputs, mutable=["perturbations"])[1]["perturbations"]
+
+    perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(shapes))
+    outputs, pullback, recorded = jax.vjp(forward, params, perturbations, has_aux=True)
+
+    def mean_loss(outputs):
+        return jnp.mean(per_example_nll(outputs, targets, likelihood))
+
+    loss, loss_cotangent = jax.value_and_grad(mean_loss)(outputs)
+    sampled = sample_targets(key, outputs, likelihood)
+    # Per-example losses summed, not averaged: each row of e is then ∂ℓ_n/∂s_n itself.
+    sampled_cotangent = jax.grad(lambda o: jnp.sum(per_example_nll(o, sampled, likelihood)))(
+        outputs
+    )
+    grads = pullback(loss_cotangent)[0]
+    output_grads = pullback(sampled_cotangent)[1]
+
+    flat_inputs = traverse_util.flatten_dict(recorded)
+    flat_grads = traverse_util.flatten_dict(output_grads)
+    stats = {}
+    for path, recorded_inputs in flat_inputs.items():
+        module = path[:-1]
+        if len(recorded_inputs) != 1:
+            raise ValueError(
+                f"model: dense layer {'/'.join(module)} is called {len(recorded_inputs)} times per "
+                "forward; Kronecker factors need one call per layer"
+            )
+        (layer_in,) = recorded_inputs
+        e = flat_grads[module + (_OUTPUTS,)]
+        stats[module] = LayerStats(
+            layer_in.reshape(-1, layer_in.shape[-1]), e.reshape(-1, e.shape[-1])
+        )
+    # A bare nn.Dense model is the root module: its path is empty.
+    layer_stats = stats[()] if () in stats else traverse_util.unflatten_dict(stats)
+    if "params" in params:  # Mirror the variables dict the optimizer sees.
+        layer_stats = {"params": layer_stats}
+
+    def loss_fn(p):
+        return mean_loss(model.apply(p, inputs))
+
+    return CurvatureInputs(loss, grads, layer_stats, loss_fn)

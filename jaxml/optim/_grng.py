@@ -1,0 +1,99 @@
+"""GRNG's frequentist variants, RING and RENG, as optax transforms.
+
+Dash, Abdi, Pan, Kaski, Sun. "Gradient Regularized Natural Gradients", AISTATS 2026 (arXiv
+2601.18420). Both regularize the gradient norm, ``ℓ + (ρ/2)‖∇ℓ‖²``, and precondition with
+Kronecker-factored Fisher blocks inverted by warm-started Newton–Schulz iterations.
+
+Inferred choices (the paper's algorithm boxes were not available; see shared/papers/grng.md):
+RING takes the quadratic model's curvature ``F + ρ‖ḡ‖² I`` and applies it as factored Tikhonov
+damping ``λ + ρ‖ḡ‖²``; RENG computes ``H g`` by forward-over-reverse differentiation of the batch
+loss; both keep a base damping λ, factor EMA decay 0.95 and inverse refresh period as arguments.
+"""
+
+from __future__ import annotations
+
+import optax
+
+from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
+from jaxml.optim._rank1 import ScalarOrSchedule
+
+
+def scale_by_ring(
+    rho: ScalarOrSchedule = 0.05,
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """RING: K-FAC whose damping grows with the gradient norm, ``λ_t = λ + ρ‖ḡ_t‖²``.
+
+    One backward pass, no Hessian-vector product. Extra arg: ``layer_stats``. ρ = 0 is K-FAC.
+    """
+    return scale_by_kronecker_natural_gradient(
+        damping=damping,
+        implicit_rho=rho,
+        factor_decay=factor_decay,
+        inverse_update_every=inverse_update_every,
+        newton_schulz_iters=newton_schulz_iters,
+        newton_schulz_tol=newton_schulz_tol,
+    )
+
+
+def scale_by_reng(
+    rho: ScalarOrSchedule = 0.05,
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """RENG: K-FAC applied to the gradient-regularized gradient ``g + ρ H g``.
+
+    ``H g`` is the gradient of ``½‖∇ℓ‖²`` (double backprop, about one more backward pass).
+    Extra args: ``layer_stats`` and ``loss_fn`` (params -> mean batch loss). ρ = 0 is K-FAC.
+    """
+    return scale_by_kronecker_natural_gradient(
+        damping=damping,
+        explicit_rho=rho,
+        factor_decay=factor_decay,
+        inverse_update_every=inverse_update_every,
+        newton_schulz_iters=newton_schulz_iters,
+        newton_schulz_tol=newton_schulz_tol,
+    )
+
+
+def ring(
+    learning_rate: ScalarOrSchedule,
+    rho: ScalarOrSchedule = 0.05,
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``."""
+    return optax.chain(
+        scale_by_ring(
+            rho, damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+        ),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def reng(
+    learning_rate: ScalarOrSchedule,
+    rho: ScalarOrSchedule = 0.05,
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``."""
+    return optax.chain(
+        scale_by_reng(
+            rho, damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+        ),
+        optax.scale_by_learning_rate(learning_rate),
+    )

@@ -1,0 +1,46 @@
+"""K-FAC as an optax transform (Martens & Grosse 2015, arXiv 1503.05671), the GRNG baseline."""
+
+from __future__ import annotations
+
+import optax
+
+from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
+from jaxml.optim._rank1 import ScalarOrSchedule
+
+
+def scale_by_kfac(
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """Preconditions dense-layer gradients by damped Kronecker-factored Fisher inverses.
+
+    Needs the extra arg ``layer_stats`` (``jaxml.optim.loss_grads_and_stats`` computes it); see
+    :func:`jaxml.optim.scale_by_kronecker_natural_gradient` for the arguments.
+    """
+    return scale_by_kronecker_natural_gradient(
+        damping=damping,
+        factor_decay=factor_decay,
+        inverse_update_every=inverse_update_every,
+        newton_schulz_iters=newton_schulz_iters,
+        newton_schulz_tol=newton_schulz_tol,
+    )
+
+
+def kfac(
+    learning_rate: ScalarOrSchedule,
+    damping: ScalarOrSchedule = 1e-3,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``."""
+    return optax.chain(
+        scale_by_kfac(
+            damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+        ),
+        optax.scale_by_learning_rate(learning_rate),
+    )

@@ -1,0 +1,242 @@
+"""Kronecker-factored natural gradients: K-FAC, and GRNG's RING and RENG.
+
+K-FAC: Martens & Grosse, "Optimizing Neural Networks with Kronecker-factored Approximate Curvature",
+ICML 2015 (arXiv 1503.05671). RING and RENG: Dash, Abdi, Pan, Kaski, Sun, "Gradient Regularized
+Natural Gradients", AISTATS 2026 (arXiv 2601.18420).
+
+For a dense layer ``s = a W + b`` (flax ``kernel`` ``[d_in, d_out]``), the Fisher block is
+approximated by ``A ⊗ G`` with ``A = E[â âᵀ]`` (``â = [a, 1]`` when the layer has a bias) and
+``G = E[e eᵀ]``, ``e = ∂ℓ/∂s`` for labels sampled from the model (the true Fisher). The natural
+direction of the stacked gradient ``Ĝ = [∇W; ∇b]`` is ``(A + π√λ I)⁻¹ Ĝ (G + √λ/π I)⁻¹`` (factored
+Tikhonov damping, ``π² = (tr A / dim A) / (tr G / dim G)``). Inverses come from warm-started
+Newton–Schulz iterations. GRNG regularizes the gradient norm, ``ℓ + (ρ/2)‖∇ℓ‖²``:
+
+* RING (implicit) folds it into the damping: ``λ_t = λ + ρ‖ḡ_t‖²``;
+* RENG (explicit) preconditions the regularized gradient ``g + ρ H g`` (a Hessian-vector product);
+
+with ρ = 0 both are K-FAC.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+from flax import traverse_util
+from optax._src import numerics
+
+from jaxml.optim._newton_schulz import newton_schulz_inverse
+from jaxml.optim._rank1 import ScalarOrSchedule, _value
+
+
+class LayerStats(NamedTuple):
+    """What one dense layer contributes to its Kronecker factors, for a batch of N uses."""
+
+    inputs: jax.Array  # [N, d_in] layer inputs a.
+    output_grads: jax.Array  # [N, d_out] ∂ℓ_n/∂s_n of the per-example loss at sampled labels.
+
+
+class LayerFactors(NamedTuple):
+    a: jax.Array  # [d_in (+1 with bias), same] EMA of E[â âᵀ].
+    g: jax.Array  # [d_out, d_out] EMA of E[e eᵀ].
+    a_inv: jax.Array  # Damped inverse of a, refreshed every `inverse_update_every` steps.
+    g_inv: jax.Array  # Damped inverse of g.
+
+
+class ScaleByKroneckerState(NamedTuple):
+    count: chex.Array  # [] int32: updates so far.
+    damping: chex.Array  # [] float32: the (RING: gradient-scaled) damping of the current inverses.
+    factors: dict[str, LayerFactors]  # Keyed by the layer's path in params, "/"-joined.
+
+
+def _is_stats(_, value) -> bool:
+    return isinstance(value, LayerStats)
+
+
+def dense_layers(params: Any) -> dict[tuple, bool]:
+    """Paths of every module in ``params`` holding a 2-D ``kernel``, mapped to "has a bias"."""
+    flat = traverse_util.flatten_dict(params)
+    layers = {}
+    for path, leaf in flat.items():
+        if path[-1] == "kernel" and jnp.ndim(leaf) == 2:
+            layers[path[:-1]] = path[:-1] + ("bias",) in flat
+    return layers
+
+
+def _key(path: tuple) -> str:
+    return "/".join(str(p) for p in path)
+
+
+def flat_layer_stats(layer_stats: Any, params: Any) -> dict[tuple, LayerStats]:
+    """Checks ``layer_stats`` against the dense layers of ``params``; returns them by path."""
+    if layer_stats is None:
+        raise ValueError(
+            "layer_stats: this optimizer needs the extra arg layer_stats (per dense layer: inputs "
+            "and sampled-label output gradients); compute it with jaxml.optim.loss_grads_and_stats"
+        )
+    flat = traverse_util.flatten_dict(layer_stats, is_leaf=_is_stats)
+    layers = dense_layers(params)
+    missing = sorted(_key(p) for p in layers if p not in flat)
+    extra = sorted(_key(p) for p in flat if p not in layers)
+    if missing or extra:
+        raise ValueError(
+            f"layer_stats: no entry for dense layers {missing}; entries for unknown layers {extra}"
+        )
+    kernels = traverse_util.flatten_dict(params)
+    for path, stats in flat.items():
+        if not isinstance(stats, LayerStats):
+            raise ValueError(f"layer_stats[{_key(path)}]: expected LayerStats, got {type(stats)}")
+        d_in, d_out = kernels[path + ("kernel",)].shape
+        if stats.inputs.ndim != 2 or stats.inputs.shape[1] != d_in:
+            raise ValueError(
+                f"layer_stats[{_key(path)}].inputs: shape {stats.inputs.shape}, "
+                f"expected [N, {d_in}]"
+            )
+        if stats.output_grads.shape != (stats.inputs.shape[0], d_out):
+            raise ValueError(
+                f"layer_stats[{_key(path)}].output_grads: shape {stats.output_grads.shape}, "
+                f"expected [{stats.inputs.shape[0]}, {d_out}]"
+            )
+    return flat
+
+
+def layer_factors(stats: LayerStats, has_bias: bool) -> tuple[jax.Array, jax.Array]:
+    """This batch's ``(E[â âᵀ], E[e eᵀ])`` of one layer."""
+    a = stats.inputs.astype(jnp.float32)
+    if has_bias:
+        a = jnp.concatenate([a, jnp.ones((a.shape[0], 1), a.dtype)], axis=1)
+    e = stats.output_grads.astype(jnp.float32)
+    n = a.shape[0]
+    return a.T @ a / n, e.T @ e / n
+
+
+def damped_inverses(
+    a: jax.Array, g: jax.Array, damping: jax.Array, warm: LayerFactors | None, num_iters: int, tol
+) -> tuple[jax.Array, jax.Array]:
+    """Newton–Schulz inverses of ``A + π√λ I`` and ``G + √λ/π I`` (factored Tikhonov damping)."""
+    mean_eig_a = jnp.trace(a) / a.shape[0]
+    mean_eig_g = jnp.trace(g) / g.shape[0]
+    pi = jnp.sqrt(jnp.maximum(mean_eig_a, 1e-12) / jnp.maximum(mean_eig_g, 1e-12))
+    root = jnp.sqrt(damping)
+    a_damped = a + pi * root * jnp.eye(a.shape[0], dtype=a.dtype)
+    g_damped = g + root / pi * jnp.eye(g.shape[0], dtype=g.dtype)
+    a_inv = newton_schulz_inverse(a_damped, num_iters, None if warm is None else warm.a_inv, tol)
+    g_inv = newton_schulz_inverse(g_damped, num_iters, None if warm is None else warm.g_inv, tol)
+    return a_inv, g_inv
+
+
+def gradient_regularization_term(loss_fn, params, grads) -> Any:
+    """``H g``: the gradient of ``½‖∇ℓ‖²`` at ``params``, by forward-over-reverse differentiation.
+
+    ``grads`` must be ``∇ℓ(params)``; the GR-regularized gradient is ``g + ρ·H g``.
+    """
+    return jax.jvp(jax.grad(loss_fn), (params,), (grads,))[1]
+
+
+def scale_by_kronecker_natural_gradient(
+    damping: ScalarOrSchedule = 1e-3,
+    implicit_rho: ScalarOrSchedule = 0.0,
+    explicit_rho: ScalarOrSchedule = 0.0,
+    factor_decay: float = 0.95,
+    inverse_update_every: int = 1,
+    newton_schulz_iters: int = 30,
+    newton_schulz_tol: float | None = 1e-3,
+) -> optax.GradientTransformationExtraArgs:
+    """The shared core of :func:`scale_by_kfac`, :func:`scale_by_ring` and :func:`scale_by_reng`.
+
+    Args:
+      damping: λ, the base Tikhonov damping (a float or a schedule).
+      implicit_rho: RING's ρ; the damping of the inverses becomes ``λ + ρ‖ḡ‖²`` (``ḡ``: the
+        incoming gradient, i.e. the mini-batch mean gradient).
+      explicit_rho: RENG's ρ; the preconditioned gradient becomes ``g + ρ H g``; needs the extra
+        arg ``loss_fn`` (params -> mean loss of the batch ``g`` was computed on).
+      factor_decay: EMA decay of the Kronecker factors (GRNG notes' proposed default 0.95; the
+        first update takes the batch factors as they are).
+      inverse_update_every: refresh the damped inverses every this many steps (and at step 0);
+        in between the last inverses are reused (RING's damping is then that of the refresh).
+      newton_schulz_iters: maximum Newton–Schulz iterations per refresh.
+      newton_schulz_tol: stop iterating at this residual ``‖I − M X‖_F`` (None: always iterate
+        ``newton_schulz_iters`` times). Warm starts usually need 1–3 iterations.
+
+    Extra args of ``update``: ``layer_stats`` (required; see :class:`LayerStats` and
+    ``loss_grads_and_stats``) and ``loss_fn`` (required when ``explicit_rho`` is not 0).
+    Parameters outside dense layers (LayerNorm scales, embeddings) pass through unchanged.
+    """
+
+    def init_fn(params):
+        factors = {}
+        for path, has_bias in dense_layers(params).items():
+            kernel = traverse_util.flatten_dict(params)[path + ("kernel",)]
+            d_in, d_out = kernel.shape
+            eye_a = jnp.eye(d_in + int(has_bias), dtype=jnp.float32)
+            eye_g = jnp.eye(d_out, dtype=jnp.float32)
+            factors[_key(path)] = LayerFactors(eye_a, eye_g, eye_a, eye_g)
+        return ScaleByKroneckerState(
+            count=jnp.zeros([], jnp.int32), damping=jnp.zeros([], jnp.float32), factors=factors
+        )
+
+    def update_fn(updates, state, params=None, *, layer_stats=None, loss_fn=None, **extra_args):
+        del extra_args
+        if params is None:
+            raise ValueError("params: Kronecker-factored updates need params (layer shapes)")
+        stats = flat_layer_stats(layer_stats, params)
+        layers = dense_layers(params)
+        count = state.count
+        lam = _value(damping, count).astype(jnp.float32)
+        rho_implicit = _value(implicit_rho, count).astype(jnp.float32)
+        rho_explicit = _value(explicit_rho, count)
+
+        grads = updates
+        if not (isinstance(explicit_rho, int | float) and explicit_rho == 0.0):
+            if loss_fn is None:
+                raise ValueError("loss_fn: RENG (explicit_rho != 0) needs the extra arg loss_fn")
+            hg = gradient_regularization_term(loss_fn, params, updates)
+            grads = jax.tree.map(lambda g, h: g + rho_explicit * h.astype(g.dtype), updates, hg)
+
+        # RING's damping: the squared norm of the mini-batch mean gradient, before regularization.
+        step_damping = lam + rho_implicit * optax.tree.norm(updates, squared=True).astype(
+            jnp.float32
+        )
+        first = count == 0
+        refresh = count % inverse_update_every == 0
+
+        new_factors = {}
+        for path, has_bias in layers.items():
+            key = _key(path)
+            old = state.factors[key]
+            batch_a, batch_g = layer_factors(stats[path], has_bias)
+            a = jnp.where(first, batch_a, factor_decay * old.a + (1 - factor_decay) * batch_a)
+            g = jnp.where(first, batch_g, factor_decay * old.g + (1 - factor_decay) * batch_g)
+
+            def fresh(a=a, g=g, old=old):
+                return damped_inverses(
+                    a, g, step_damping, old, newton_schulz_iters, newton_schulz_tol
+                )
+
+            a_inv, g_inv = jax.lax.cond(refresh, fresh, lambda old=old: (old.a_inv, old.g_inv))
+            new_factors[key] = LayerFactors(a, g, a_inv, g_inv)
+
+        flat_grads = traverse_util.flatten_dict(grads)
+        flat_out = dict(flat_grads)
+        for path, has_bias in layers.items():
+            f = new_factors[_key(path)]
+            kernel_grad = flat_grads[path + ("kernel",)]
+            stacked = kernel_grad.astype(jnp.float32)
+            if has_bias:
+                bias_grad = flat_grads[path + ("bias",)]
+                stacked = jnp.concatenate([stacked, bias_grad[None].astype(jnp.float32)], axis=0)
+            direction = f.a_inv @ stacked @ f.g_inv
+            flat_out[path + ("kernel",)] = direction[: kernel_grad.shape[0]].astype(
+                kernel_grad.dtype
+            )
+            if has_bias:
+                flat_out[path + ("bias",)] = direction[-1].astype(bias_grad.dtype)
+        out = traverse_util.unflatten_dict(flat_out)
+        out = jax.tree.unflatten(jax.tree.structure(updates), jax.tree.leaves(out))
+        damping_now = jnp.where(refresh, step_damping, state.damping)
+        return out, ScaleByKroneckerState(numerics.safe_increment(count), damping_now, new_factors)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
