@@ -17,6 +17,9 @@ import optax
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
 from jaxml.optim._rank1 import ScalarOrSchedule
 
+# The factories repeat the core's arguments on purpose: optax.inject_hyperparams binds them by
+# signature, and forwarding **kwargs breaks it (the conformance test checks this).
+
 
 def scale_by_ring(
     rho: ScalarOrSchedule = 0.05,
