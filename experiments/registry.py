@@ -24,6 +24,23 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="grng",
+        module="experiments.grng.main",
+        paper="Gradient Regularized Natural Gradients (Dash et al., AISTATS 2026, 2601.18420)",
+        smoke_overrides={
+            # Three optimizers keep the smoke test short; the conformance suite covers them all.
+            "optimizers": "adamw,ring,rkalman",
+            "num_seeds": 1,
+            "chunk_size": 2,
+            "digits.num_steps": 4,
+            "charlm.num_steps": 4,
+            "charlm.width": 16,
+            "charlm.num_layers": 1,
+            "charlm.corpus_chars": 20_000,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

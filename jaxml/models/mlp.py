@@ -42,3 +42,17 @@ class ResidualMLP(nn.Module):
             h = ResidualBlock(self.width, self.activation)(h)
         h = nn.LayerNorm()(h)
         return nn.Dense(self.num_outputs)(h)
+
+
+class MLP(nn.Module):
+    """Plain MLP: ``Dense -> activation`` for each hidden width, then a linear head."""
+
+    num_outputs: int
+    hidden: tuple[int, ...] = (512, 512, 512)
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for width in self.hidden:
+            x = self.activation(nn.Dense(width)(x))
+        return nn.Dense(self.num_outputs)(x)

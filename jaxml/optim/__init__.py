@@ -32,8 +32,12 @@ from jaxml.optim._rank1 import scale_by_rank1_natural_gradient as scale_by_rank1
 from jaxml.optim._rkalman import ScaleByRKalmanState as ScaleByRKalmanState
 from jaxml.optim._rkalman import rkalman as rkalman
 from jaxml.optim._rkalman import scale_by_rkalman as scale_by_rkalman
+from jaxml.optim._step import OPTIMIZERS as OPTIMIZERS
+from jaxml.optim._step import make as make
+from jaxml.optim._step import train_step as train_step
 
 __all__ = [
+    "OPTIMIZERS",
     "CurvatureInputs",
     "LayerFactors",
     "LayerStats",
@@ -44,6 +48,7 @@ __all__ = [
     "hutchinson_estimator_diag_hessian",
     "kfac",
     "loss_grads_and_stats",
+    "make",
     "newton_schulz_inverse",
     "rank1_natural_gradient",
     "reng",
@@ -56,4 +61,5 @@ __all__ = [
     "scale_by_ring",
     "scale_by_rkalman",
     "sophia",
+    "train_step",
 ]

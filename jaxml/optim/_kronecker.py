@@ -114,17 +114,28 @@ def layer_factors(stats: LayerStats, has_bias: bool) -> tuple[jax.Array, jax.Arr
 
 
 def damped_inverses(
-    a: jax.Array, g: jax.Array, damping: jax.Array, warm: LayerFactors | None, num_iters: int, tol
+    a: jax.Array,
+    g: jax.Array,
+    damping: jax.Array,
+    warm: LayerFactors | None,
+    num_iters: int,
+    tol,
+    active: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """Newton–Schulz inverses of ``A + π√λ I`` and ``G + √λ/π I`` (factored Tikhonov damping)."""
+    """Newton–Schulz inverses of ``A + π√λ I`` and ``G + √λ/π I`` (factored Tikhonov damping).
+
+    With ``active`` False no iteration runs (see ``newton_schulz_inverse``).
+    """
     mean_eig_a = jnp.trace(a) / a.shape[0]
     mean_eig_g = jnp.trace(g) / g.shape[0]
     pi = jnp.sqrt(jnp.maximum(mean_eig_a, 1e-12) / jnp.maximum(mean_eig_g, 1e-12))
     root = jnp.sqrt(damping)
     a_damped = a + pi * root * jnp.eye(a.shape[0], dtype=a.dtype)
     g_damped = g + root / pi * jnp.eye(g.shape[0], dtype=g.dtype)
-    a_inv = newton_schulz_inverse(a_damped, num_iters, None if warm is None else warm.a_inv, tol)
-    g_inv = newton_schulz_inverse(g_damped, num_iters, None if warm is None else warm.g_inv, tol)
+    a_warm = None if warm is None else warm.a_inv
+    g_warm = None if warm is None else warm.g_inv
+    a_inv = newton_schulz_inverse(a_damped, num_iters, a_warm, tol, active)
+    g_inv = newton_schulz_inverse(g_damped, num_iters, g_warm, tol, active)
     return a_inv, g_inv
 
 
@@ -211,12 +222,13 @@ def scale_by_kronecker_natural_gradient(
             a = jnp.where(first, batch_a, factor_decay * old.a + (1 - factor_decay) * batch_a)
             g = jnp.where(first, batch_g, factor_decay * old.g + (1 - factor_decay) * batch_g)
 
-            def fresh(a=a, g=g, old=old):
-                return damped_inverses(
-                    a, g, step_damping, old, newton_schulz_iters, newton_schulz_tol
-                )
-
-            a_inv, g_inv = jax.lax.cond(refresh, fresh, lambda old=old: (old.a_inv, old.g_inv))
+            # Not lax.cond: under vmap (seeds, sweeps) its predicate is batched and both branches
+            # would run every step. Gated iterations cost nothing between refreshes.
+            a_inv, g_inv = damped_inverses(
+                a, g, step_damping, old, newton_schulz_iters, newton_schulz_tol, refresh
+            )
+            a_inv = jnp.where(refresh, a_inv, old.a_inv)
+            g_inv = jnp.where(refresh, g_inv, old.g_inv)
             new_factors[key] = LayerFactors(a, g, a_inv, g_inv)
 
         flat_grads = traverse_util.flatten_dict(grads)

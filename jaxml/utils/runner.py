@@ -46,9 +46,13 @@ class NonFiniteError(FloatingPointError):
 class RunResult(NamedTuple):
     carry: Carry  # The final training state.
     history: list[dict[str, Any]]  # Every row of metrics.jsonl, resumed runs included.
+    # Steps per second of this process's chunks after the first (which holds the compile); None
+    # when fewer than two chunks ran.
+    warm_steps_per_second: float | None = None
 
 
-def _all_finite(tree: Any) -> jax.Array:
+def all_finite(tree: Any) -> jax.Array:
+    """True when every float leaf of ``tree`` is free of NaN and inf (a [] bool array)."""
     leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in leaves] or [True]))
 
@@ -64,7 +68,7 @@ def _make_chunk_fn(step_fn: StepFn, length: int) -> Callable:
             for name, m in metrics.items()
         }
         means = {name: jnp.mean(m, axis=0) for name, m in metrics.items()}
-        return carry, means, finite, _all_finite(carry)
+        return carry, means, finite, all_finite(carry)
 
     # Donating the carry halves peak memory on accelerators; the CPU backend cannot use donations.
     donate = () if jax.default_backend() == "cpu" else (0,)
@@ -150,6 +154,7 @@ def run(
         total=num_steps, initial=step, unit="step", desc=description, disable=not progress_bar
     )
     chunk_index = step // chunk_size
+    warm_steps, warm_seconds, chunks_run = 0, 0.0, 0
     try:
         while step < num_steps:
             length = min(chunk_size, num_steps - step)
@@ -163,7 +168,7 @@ def run(
             if jit_eval is not None and (is_last or chunk_index % eval_every_chunks == 0):
                 eval_metrics = jit_eval(carry)
                 means = {**means, **eval_metrics}
-                eval_ok = {k: bool(_all_finite(v)) for k, v in eval_metrics.items()}
+                eval_ok = {k: bool(all_finite(v)) for k, v in eval_metrics.items()}
             else:
                 eval_ok = {}
             finite = jax.device_get(finite)
@@ -182,6 +187,9 @@ def run(
                 )
             row = _to_row(jax.device_get(means), num_seeds)
             seconds = time.perf_counter() - start
+            chunks_run += 1
+            if chunks_run > 1:
+                warm_steps, warm_seconds = warm_steps + length, warm_seconds + seconds
             writer.write(end_step, row, extra_scalars={"perf/steps_per_sec": length / seconds})
             step = end_step
             if is_last or chunk_index % checkpoint_every_chunks == 0:
@@ -195,7 +203,8 @@ def run(
         bar.close()
         writer.close()
         checkpointer.close()
-    return RunResult(carry, read_metrics(writer.path))
+    rate = warm_steps / warm_seconds if warm_steps else None
+    return RunResult(carry, read_metrics(writer.path), rate)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
