@@ -27,7 +27,7 @@ def scale_by_ring(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """RING: K-FAC whose damping grows with the gradient norm, ``λ_t = λ + ρ‖ḡ_t‖²``.
 
@@ -49,7 +49,7 @@ def scale_by_reng(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG: K-FAC applied to the gradient-regularized gradient ``g + ρ H g``.
 
@@ -73,7 +73,7 @@ def ring(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``."""
     return optax.chain(
@@ -91,7 +91,7 @@ def reng(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``."""
     return optax.chain(

@@ -13,7 +13,7 @@ def scale_by_kfac(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """Preconditions dense-layer gradients by damped Kronecker-factored Fisher inverses.
 
@@ -35,7 +35,7 @@ def kfac(
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``."""
     return optax.chain(

@@ -150,11 +150,11 @@ def gradient_regularization_term(loss_fn, params, grads) -> Any:
 def scale_by_kronecker_natural_gradient(
     damping: ScalarOrSchedule = 1e-3,
     implicit_rho: ScalarOrSchedule = 0.0,
-    explicit_rho: ScalarOrSchedule = 0.0,
+    explicit_rho: ScalarOrSchedule | None = None,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
-    newton_schulz_tol: float | None = 1e-3,
+    newton_schulz_tol: float | None = 1e-2,
 ) -> optax.GradientTransformationExtraArgs:
     """The shared core of :func:`scale_by_kfac`, :func:`scale_by_ring` and :func:`scale_by_reng`.
 
@@ -163,17 +163,19 @@ def scale_by_kronecker_natural_gradient(
       implicit_rho: RING's ρ; the damping of the inverses becomes ``λ + ρ‖ḡ‖²`` (``ḡ``: the
         incoming gradient, i.e. the mini-batch mean gradient).
       explicit_rho: RENG's ρ; the preconditioned gradient becomes ``g + ρ H g``; needs the extra
-        arg ``loss_fn`` (params -> mean loss of the batch ``g`` was computed on).
+        arg ``loss_fn`` (params -> mean loss of the batch ``g`` was computed on). None (off) is
+        not 0: ``optax.inject_hyperparams`` makes numbers traced arrays, and a traced 0 would
+        still pay for the Hessian-vector product.
       factor_decay: EMA decay of the Kronecker factors (GRNG notes' proposed default 0.95; the
         first update takes the batch factors as they are).
       inverse_update_every: refresh the damped inverses every this many steps (and at step 0);
         in between the last inverses are reused (RING's damping is then that of the refresh).
       newton_schulz_iters: maximum Newton–Schulz iterations per refresh.
-      newton_schulz_tol: stop iterating at this residual ``‖I − M X‖_F`` (None: always iterate
-        ``newton_schulz_iters`` times). Warm starts usually need 1–3 iterations.
+      newton_schulz_tol: stop iterating at this RMS residual ``‖I − M X‖_F / √n`` (None: always
+        iterate ``newton_schulz_iters`` times). Warm starts usually need 1–2 iterations.
 
     Extra args of ``update``: ``layer_stats`` (required; see :class:`LayerStats` and
-    ``loss_grads_and_stats``) and ``loss_fn`` (required when ``explicit_rho`` is not 0).
+    ``loss_grads_and_stats``) and ``loss_fn`` (required when ``explicit_rho`` is set).
     Parameters outside dense layers (LayerNorm scales, embeddings) pass through unchanged.
     """
 
@@ -198,13 +200,13 @@ def scale_by_kronecker_natural_gradient(
         count = state.count
         lam = _value(damping, count).astype(jnp.float32)
         rho_implicit = _value(implicit_rho, count).astype(jnp.float32)
-        rho_explicit = _value(explicit_rho, count)
 
         grads = updates
-        if not (isinstance(explicit_rho, int | float) and explicit_rho == 0.0):
+        if explicit_rho is not None:
             if loss_fn is None:
-                raise ValueError("loss_fn: RENG (explicit_rho != 0) needs the extra arg loss_fn")
+                raise ValueError("loss_fn: RENG (explicit_rho set) needs the extra arg loss_fn")
             hg = gradient_regularization_term(loss_fn, params, updates)
+            rho_explicit = _value(explicit_rho, count)
             grads = jax.tree.map(lambda g, h: g + rho_explicit * h.astype(g.dtype), updates, hg)
 
         # RING's damping: the squared norm of the mini-batch mean gradient, before regularization.

@@ -25,6 +25,36 @@ def cold_start(matrix: jax.Array) -> jax.Array:
     return eye / jnp.linalg.norm(matrix)
 
 
+def spectral_norm_estimate(r: jax.Array, num_iters: int = 20) -> jax.Array:
+    """``‖r‖₂`` by power iteration on ``rᵀr`` from a fixed start: O(n²) per iteration."""
+    v = jnp.ones((r.shape[-1],), r.dtype) / jnp.sqrt(r.shape[-1]).astype(r.dtype)
+
+    def body(_, v):
+        w = r.T @ (r @ v)
+        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(r.dtype).tiny)
+
+    v = jax.lax.fori_loop(0, num_iters, body, v)
+    return jnp.linalg.norm(r @ v)
+
+
+def top_eigenvalue_estimate(m: jax.Array, num_iters: int = 20) -> jax.Array:
+    """Largest eigenvalue of ``m`` by power iteration, for ``m`` similar to an SPD matrix."""
+    v = jnp.ones((m.shape[-1],), m.dtype) / jnp.sqrt(m.shape[-1]).astype(m.dtype)
+
+    def body(_, v):
+        w = m @ v
+        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(m.dtype).tiny)
+
+    v = jax.lax.fori_loop(0, num_iters, body, v)
+    return jnp.vdot(v, m @ v) / jnp.vdot(v, v)
+
+
+# A warm start is taken as it is when its estimated ‖I − A X‖₂ is below this (convergence needs
+# < 1; the margin covers power iteration's underestimate). The Frobenius norm would be far
+# stricter: it grows like √n and would throw away good warm starts of large factors.
+WARM_START_MAX_RESIDUAL = 0.9
+
+
 def newton_schulz_inverse(
     matrix: jax.Array,
     num_iters: int,
@@ -37,11 +67,14 @@ def newton_schulz_inverse(
     Args:
       matrix: ``[n, n]`` symmetric positive definite (e.g. a damped Kronecker factor ``A + εI``).
       num_iters: Newton–Schulz iterations (static); the maximum when ``tol`` is set.
-      warm_start: ``[n, n]`` previous inverse; used when it is a contraction start
-        (``‖I − A X‖_F < 1``), otherwise the cold start is.
-      tol: stop once ``‖I − A X‖_F <= tol`` (one extra matmul per iteration to check).
-      active: ``[]`` bool; when False, no iteration runs and the (warm) start is returned. Gating
-        the loop instead of branching with ``lax.cond`` keeps skipped refreshes cheap under
+      warm_start: ``[n, n]`` previous SPD inverse. Used as it is when a contraction start
+        (estimated ``‖I − A X‖₂ <`` :data:`WARM_START_MAX_RESIDUAL`); otherwise rescaled to
+        ``X / μ_max(A X)``, whose residual ``1 − μ_min/μ_max`` is below 1 for SPD ``A`` and ``X``,
+        so it still converges and keeps the shape of the previous inverse.
+      tol: stop once the RMS residual ``‖I − A X‖_F / √n <= tol`` (checked for free: each
+        iteration computes ``A X``).
+      active: ``[]`` bool; when False, nothing runs and the warm start is returned as it is.
+        Gating loops instead of branching with ``lax.cond`` keeps skipped refreshes cheap under
         ``vmap``, where a batched ``cond`` predicate would run both branches.
 
     Returns:
@@ -51,35 +84,49 @@ def newton_schulz_inverse(
         raise ValueError(f"matrix: expected a square [n, n] array, got shape {matrix.shape}")
     if warm_start is not None and warm_start.shape != matrix.shape:
         raise ValueError(f"warm_start: shape {warm_start.shape} != matrix shape {matrix.shape}")
-    go = jnp.asarray(True) if active is None else active
-
-    def start(_):
-        if warm_start is None:
-            return cold_start(matrix)
-        usable = residual_norm(matrix, warm_start) < 1.0
-        return jnp.where(usable, warm_start, cold_start(matrix))
-
-    if active is None:
-        x = start(None)
-    else:
-        # A one-shot loop gated by `active`: the O(n³) residual check is skipped when inactive.
-        initial = cold_start(matrix) if warm_start is None else warm_start
-        x = jax.lax.while_loop(
-            lambda c: go & c[0], lambda c: (False, start(None)), (True, initial)
-        )[1]
     eye = jnp.eye(matrix.shape[-1], dtype=matrix.dtype)
 
-    def body(_, x):
-        return x @ (2.0 * eye - matrix @ x)
+    def prepare(matrix, warm_start):
+        """The start ``X_0`` and ``A X_0``."""
+        cold = cold_start(matrix)
+        if warm_start is None:
+            return cold, matrix @ cold
+        warm_product = matrix @ warm_start
+        usable = spectral_norm_estimate(eye - warm_product) < WARM_START_MAX_RESIDUAL
+        scale = jnp.where(usable, 1.0, 1.0 / top_eigenvalue_estimate(warm_product))
+        return scale * warm_start, scale * warm_product
 
+    def gated_prepare(carry):
+        # Route the inputs through the loop's flag: otherwise XLA's loop-invariant code motion
+        # hoists these O(n³) products out of the loop and runs them even when it is gated off.
+        first = carry[0]
+        warm = None if warm_start is None else jnp.where(first, warm_start, 0.0)
+        return (False, *prepare(jnp.where(first, matrix, 0.0), warm))
+
+    def body(carry):
+        k, x, ax = carry
+        x = x @ (2.0 * eye - ax)
+        return k + 1, x, matrix @ x
+
+    if active is None:
+        x, ax = prepare(matrix, warm_start)
+        go = jnp.asarray(True)
+    else:
+        # A one-shot loop gated by `active`: no O(n³) work at all when inactive.
+        initial = cold_start(matrix) if warm_start is None else warm_start
+        _, x, ax = jax.lax.while_loop(
+            lambda c: active & c[0], gated_prepare, (jnp.asarray(True), initial, eye)
+        )
+        go = active
     if tol is None and active is None:
-        x = jax.lax.fori_loop(0, num_iters, body, x)
+        _, x, _ = jax.lax.fori_loop(0, num_iters, lambda _, c: body(c), (0, x, ax))
     else:
 
         def not_done(carry):
-            k, x = carry
-            unconverged = True if tol is None else residual_norm(matrix, x) > tol
+            k, _, ax = carry
+            rms_tol = None if tol is None else tol * jnp.sqrt(ax.shape[0]).astype(ax.dtype)
+            unconverged = True if tol is None else jnp.linalg.norm(eye - ax) > rms_tol
             return go & (k < num_iters) & unconverged
 
-        _, x = jax.lax.while_loop(not_done, lambda c: (c[0] + 1, body(c[0], c[1])), (0, x))
+        _, x, _ = jax.lax.while_loop(not_done, body, (0, x, ax))
     return 0.5 * (x + x.T)

@@ -65,7 +65,7 @@ def scale_by_rkalman(
     prior_precision: float = 1.0,
     fading: ScalarOrSchedule = 0.01,
     rho: ScalarOrSchedule = 0.05,
-    explicit_rho: ScalarOrSchedule = 0.0,
+    explicit_rho: ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """The R-Kalman filter step ``Δ`` (see the module docstring; arXiv 2601.18420).
 
@@ -73,7 +73,9 @@ def scale_by_rkalman(
       prior_precision: J₀, the information of the Gaussian prior around the initial params.
       fading: q in [0, 1): process noise as fading memory; the filter's effective step size.
       rho: GR curvature inflation ``ρ‖ḡ‖²`` added to the per-example information.
-      explicit_rho: weight of the gradient-norm pseudo-observation ``ρ_e·H ḡ`` (needs ``loss_fn``).
+      explicit_rho: weight of the gradient-norm pseudo-observation ``ρ_e·H ḡ`` (needs ``loss_fn``);
+        None (the default) leaves it out. Off is None, not 0: ``optax.inject_hyperparams`` turns
+        every number into a traced array, and a traced 0 would still pay for the Hessian product.
 
     Extra args of ``update``: ``layer_stats`` (required) and ``loss_fn`` (when ``explicit_rho``).
     """
@@ -99,9 +101,11 @@ def scale_by_rkalman(
             fisher,
         )
         innovation = updates
-        if not (isinstance(explicit_rho, int | float) and explicit_rho == 0.0):
+        if explicit_rho is not None:
             if loss_fn is None:
-                raise ValueError("loss_fn: R-Kalman with explicit_rho != 0 needs the extra arg")
+                raise ValueError(
+                    "loss_fn: R-Kalman with explicit_rho set needs the extra arg loss_fn"
+                )
             hg = gradient_regularization_term(loss_fn, params, updates)
             rho_e = _value(explicit_rho, state.count)
             innovation = jax.tree.map(lambda g, h: g + rho_e * h.astype(g.dtype), updates, hg)
@@ -118,7 +122,7 @@ def rkalman(
     prior_precision: float = 1.0,
     fading: ScalarOrSchedule = 0.01,
     rho: ScalarOrSchedule = 0.05,
-    explicit_rho: ScalarOrSchedule = 0.0,
+    explicit_rho: ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """R-Kalman (arXiv 2601.18420); ``learning_rate`` 1 is the filter itself."""
     return optax.chain(

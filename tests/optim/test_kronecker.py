@@ -194,9 +194,10 @@ def test_missing_and_malformed_extra_args_are_named():
         optim.loss_grads_and_stats(model, params, x, y, jax.random.PRNGKey(0), likelihood="poisson")
 
 
-def test_inverses_are_reused_between_refreshes():
+def test_inverses_are_reused_between_refreshes_and_exact_at_them():
     model, params, x, y = linear_problem()
-    tx = optim.scale_by_kfac(inverse_update_every=3)
+    damping = 0.05
+    tx = optim.scale_by_kfac(damping, inverse_update_every=3, newton_schulz_tol=None)
     state = tx.init(params)
     inverses = []
     for step in range(4):
@@ -205,4 +206,10 @@ def test_inverses_are_reused_between_refreshes():
         inverses.append(state.factors["params"].a_inv)
     np.testing.assert_array_equal(inverses[0], inverses[1])
     np.testing.assert_array_equal(inverses[1], inverses[2])
-    assert not np.array_equal(inverses[2], inverses[3])
+    # Step 3 refreshes: the inverse of the current damped factor A + π√λ I.
+    f = state.factors["params"]
+    a, g = np.float64(f.a), np.float64(f.g)
+    pi = np.sqrt((np.trace(a) / a.shape[0]) / (np.trace(g) / g.shape[0]))
+    expected = np.linalg.inv(a + pi * np.sqrt(damping) * np.eye(a.shape[0]))
+    np.testing.assert_allclose(inverses[3], expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(inverses[2], expected, rtol=1e-4, atol=1e-5)

@@ -47,12 +47,12 @@ def test_warm_start_from_a_nearby_inverse_needs_fewer_iterations():
     assert warm_residual < 1e-3 < cold_residual
 
 
-def test_a_useless_warm_start_falls_back_to_the_cold_start():
+def test_an_overscaled_warm_start_is_rescaled_and_still_converges():
     matrix = damped_spd(jax.random.PRNGKey(4), 8, damping=0.1)
-    bad = 100.0 * jnp.eye(8)
-    np.testing.assert_allclose(
-        newton_schulz_inverse(matrix, 30, warm_start=bad), newton_schulz_inverse(matrix, 30)
-    )
+    bad = 100.0 * jnp.linalg.inv(matrix)  # I − AX = −99 I: Newton–Schulz would diverge from it.
+    assert residual_norm(matrix, newton_schulz_inverse(matrix, 0, warm_start=bad)) < np.sqrt(8)
+    fixed = newton_schulz_inverse(matrix, 30, warm_start=bad)
+    np.testing.assert_allclose(fixed, np.linalg.inv(np.asarray(matrix)), rtol=1e-3, atol=1e-4)
 
 
 def test_shapes_are_checked():
@@ -65,7 +65,17 @@ def test_shapes_are_checked():
 def test_tolerance_stops_early_and_still_converges():
     matrix = damped_spd(jax.random.PRNGKey(5), 16, damping=0.1)
     inverse = jax.jit(newton_schulz_inverse, static_argnums=(1, 3))(matrix, 60, None, 1e-4)
-    assert residual_norm(matrix, inverse) <= 1e-3  # Symmetrising can add rounding above tol.
+    # tol is an RMS residual; symmetrising can add rounding above it.
+    assert residual_norm(matrix, inverse) <= 1e-3 * np.sqrt(16)
     # From the converged inverse as warm start, zero further iterations are needed.
     again = newton_schulz_inverse(matrix, 60, warm_start=inverse, tol=1e-2)
     np.testing.assert_allclose(again, inverse, rtol=1e-6, atol=1e-7)
+
+
+def test_large_warm_start_with_small_spectral_residual_is_kept():
+    # X = ½A⁻¹ gives I − AX = ½I: spectral norm 0.5 (converges) but Frobenius ½√n ≈ 7 for n = 200.
+    matrix = damped_spd(jax.random.PRNGKey(6), 200, damping=0.5)
+    warm = 0.5 * jnp.linalg.inv(matrix)
+    one_step = newton_schulz_inverse(matrix, 1, warm_start=warm)
+    # One iteration squares the residual: ½I -> ¼I, i.e. Frobenius ¼√200 ≈ 3.5 (a cold start: ~14).
+    np.testing.assert_allclose(residual_norm(matrix, one_step), 0.25 * np.sqrt(200), rtol=1e-2)

@@ -68,3 +68,13 @@ def test_missing_layer_stats_is_named():
     tx = optim.scale_by_rkalman()
     with pytest.raises(ValueError, match="layer_stats"):
         tx.update(params, tx.init(params), params)
+
+
+def test_inject_hyperparams_does_not_switch_on_the_hessian_term():
+    # inject_hyperparams turns every number into a traced array; the Hessian-vector product must
+    # stay off unless explicit_rho is given (it would need loss_fn and double the step's cost).
+    params = {"params": {"kernel": jnp.zeros((D, 1))}}
+    stats = {"params": optim.LayerStats(jnp.ones((2, D)), jnp.ones((2, 1)))}
+    tx = optax.inject_hyperparams(optim.rkalman)(learning_rate=1.0)
+    updates, _ = tx.update(params, tx.init(params), params, layer_stats=stats)
+    assert jax.tree.structure(updates) == jax.tree.structure(params)
