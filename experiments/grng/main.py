@@ -252,30 +252,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
 
 
 def plot_task(task: Task, records: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    """Train/test loss against steps and wall-clock, test accuracy or perplexity, gradient norm."""
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    quality = f"test_{task.quality}"
     ran = [r for r in records if r["best_lr"] is not None]
     for r in ran:
         label = f"{r['optimizer']} (lr {r['best_lr']:g})"
         style = {"lw": 2.0} if r["optimizer"] in GRNG else {"lw": 1.0, "ls": "--"}
         axes[0, 0].plot(r["steps"], r["train_loss"], label=label, **style)
         axes[0, 1].plot(r["steps"], r["test_loss"], label=label, **style)
+        axes[0, 2].plot(r["steps"], r[quality], label=label, **style)
         if r["ms_per_member_step"]:
             seconds = np.asarray(r["steps"]) * r["ms_per_member_step"] / 1e3
             axes[1, 0].plot(seconds, r["train_loss"], label=label, **style)
+            axes[1, 1].plot(seconds, r["test_loss"], label=label, **style)
     axes[0, 0].set(xlabel="step", ylabel="train loss", yscale="log")
     axes[0, 1].set(xlabel="step", ylabel="test loss", yscale="log")
+    axes[0, 2].set(xlabel="step", ylabel=f"test {task.quality}",
+                   yscale="log" if task.quality == "perplexity" else "linear")  # fmt: skip
     axes[1, 0].set(xlabel="wall-clock per member (s)", ylabel="train loss", yscale="log")
+    axes[1, 1].set(xlabel="wall-clock per member (s)", ylabel="test loss", yscale="log")
     names = [r["optimizer"] for r in ran]
-    axes[1, 1].bar(names, [r["avg_grad_norm"] for r in ran],
+    axes[1, 2].bar(names, [r["avg_grad_norm"] for r in ran],
                    color=["tab:red" if n in GRNG else "tab:gray" for n in names])  # fmt: skip
-    axes[1, 1].set(ylabel="average gradient norm", yscale="log")
-    axes[1, 1].tick_params(axis="x", rotation=45)
+    axes[1, 2].set(ylabel="average gradient norm", yscale="log")
+    axes[1, 2].tick_params(axis="x", rotation=45)
     axes[0, 0].legend(fontsize=7)
     for ax in axes.flat:
         ax.grid(alpha=0.3)
     fig.suptitle(f"GRNG on {task.name}: best learning rate per optimizer, mean over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
