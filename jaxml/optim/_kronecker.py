@@ -139,12 +139,30 @@ def damped_inverses(
     return a_inv, g_inv
 
 
+def unflatten_like(flat: dict[tuple, Any], like: Any) -> Any:
+    """A ``flatten_dict``-style dict back in the pytree structure of ``like``."""
+    leaves = jax.tree.leaves(traverse_util.unflatten_dict(flat))
+    return jax.tree.unflatten(jax.tree.structure(like), leaves)
+
+
 def gradient_regularization_term(loss_fn, params, grads) -> Any:
     """``H g``: the gradient of ``½‖∇ℓ‖²`` at ``params``, by forward-over-reverse differentiation.
 
     ``grads`` must be ``∇ℓ(params)``; the GR-regularized gradient is ``g + ρ·H g``.
     """
     return jax.jvp(jax.grad(loss_fn), (params,), (grads,))[1]
+
+
+def regularized_gradient(grads, params, loss_fn, rho: ScalarOrSchedule, count, who: str) -> Any:
+    """``g + ρ·H g``, the gradient of ``ℓ + (ρ/2)‖∇ℓ‖²`` (GRNG's explicit regularization).
+
+    ``who`` names the optimizer in the error raised when the extra arg ``loss_fn`` is missing.
+    """
+    if loss_fn is None:
+        raise ValueError(f"loss_fn: {who} with explicit_rho set needs the extra arg loss_fn")
+    hg = gradient_regularization_term(loss_fn, params, grads)
+    weight = _value(rho, count)
+    return jax.tree.map(lambda g, h: g + weight * h.astype(g.dtype), grads, hg)
 
 
 def scale_by_kronecker_natural_gradient(
@@ -181,9 +199,9 @@ def scale_by_kronecker_natural_gradient(
 
     def init_fn(params):
         factors = {}
+        flat_params = traverse_util.flatten_dict(params)
         for path, has_bias in dense_layers(params).items():
-            kernel = traverse_util.flatten_dict(params)[path + ("kernel",)]
-            d_in, d_out = kernel.shape
+            d_in, d_out = flat_params[path + ("kernel",)].shape
             eye_a = jnp.eye(d_in + int(has_bias), dtype=jnp.float32)
             eye_g = jnp.eye(d_out, dtype=jnp.float32)
             factors[_key(path)] = LayerFactors(eye_a, eye_g, eye_a, eye_g)
@@ -203,11 +221,7 @@ def scale_by_kronecker_natural_gradient(
 
         grads = updates
         if explicit_rho is not None:
-            if loss_fn is None:
-                raise ValueError("loss_fn: RENG (explicit_rho set) needs the extra arg loss_fn")
-            hg = gradient_regularization_term(loss_fn, params, updates)
-            rho_explicit = _value(explicit_rho, count)
-            grads = jax.tree.map(lambda g, h: g + rho_explicit * h.astype(g.dtype), updates, hg)
+            grads = regularized_gradient(updates, params, loss_fn, explicit_rho, count, "RENG")
 
         # RING's damping: the squared norm of the mini-batch mean gradient, before regularization.
         step_damping = lam + rho_implicit * optax.tree.norm(updates, squared=True).astype(
@@ -248,8 +262,7 @@ def scale_by_kronecker_natural_gradient(
             )
             if has_bias:
                 flat_out[path + ("bias",)] = direction[-1].astype(bias_grad.dtype)
-        out = traverse_util.unflatten_dict(flat_out)
-        out = jax.tree.unflatten(jax.tree.structure(updates), jax.tree.leaves(out))
+        out = unflatten_like(flat_out, updates)
         damping_now = jnp.where(refresh, step_damping, state.damping)
         return out, ScaleByKroneckerState(numerics.safe_increment(count), damping_now, new_factors)
 

@@ -31,7 +31,12 @@ import optax
 from flax import traverse_util
 from optax._src import numerics
 
-from jaxml.optim._kronecker import dense_layers, flat_layer_stats, gradient_regularization_term
+from jaxml.optim._kronecker import (
+    dense_layers,
+    flat_layer_stats,
+    regularized_gradient,
+    unflatten_like,
+)
 from jaxml.optim._rank1 import ScalarOrSchedule, _value
 
 
@@ -57,8 +62,7 @@ def diagonal_fisher(params: Any, stats_by_path: dict) -> tuple[Any, jax.Array]:
             flat[path + ("bias",)] = jnp.mean(e2, axis=0)
     if rows is None:
         raise ValueError("params: R-Kalman needs at least one dense layer (2-D kernel)")
-    tree = traverse_util.unflatten_dict(flat)
-    return jax.tree.unflatten(jax.tree.structure(params), jax.tree.leaves(tree)), rows
+    return unflatten_like(flat, params), rows
 
 
 def scale_by_rkalman(
@@ -102,13 +106,9 @@ def scale_by_rkalman(
         )
         innovation = updates
         if explicit_rho is not None:
-            if loss_fn is None:
-                raise ValueError(
-                    "loss_fn: R-Kalman with explicit_rho set needs the extra arg loss_fn"
-                )
-            hg = gradient_regularization_term(loss_fn, params, updates)
-            rho_e = _value(explicit_rho, state.count)
-            innovation = jax.tree.map(lambda g, h: g + rho_e * h.astype(g.dtype), updates, hg)
+            innovation = regularized_gradient(
+                updates, params, loss_fn, explicit_rho, state.count, "R-Kalman"
+            )
         step = jax.tree.map(
             lambda g, j: (n * g.astype(jnp.float32) / j).astype(g.dtype), innovation, information
         )
