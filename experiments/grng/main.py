@@ -108,7 +108,8 @@ def hyperparams(config: ml_collections.ConfigDict, name: str, learning_rate: flo
     if name == "adamw":
         return {**common, "weight_decay": config.weight_decay}
     if name in ("kfac", "ring", "reng"):
-        extra = {"damping": config.damping, "inverse_update_every": config.inverse_update_every}
+        extra = {"damping": config.damping, "inverse_update_every": config.inverse_update_every,
+                 "kl_clip": config.kl_clip}  # fmt: skip
         return {**common, **extra, **({"rho": config.rho} if name != "kfac" else {})}
     if name == "rkalman":
         return {**common, "fading": config.kalman_fading, "rho": config.rho,

@@ -28,6 +28,7 @@ def scale_by_ring(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """RING: K-FAC whose damping grows with the gradient norm, ``λ_t = λ + ρ‖ḡ_t‖²``.
 
@@ -40,6 +41,7 @@ def scale_by_ring(
         inverse_update_every=inverse_update_every,
         newton_schulz_iters=newton_schulz_iters,
         newton_schulz_tol=newton_schulz_tol,
+        kl_clip=kl_clip,
     )
 
 
@@ -50,6 +52,7 @@ def scale_by_reng(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG: K-FAC applied to the gradient-regularized gradient ``g + ρ H g``.
 
@@ -63,6 +66,7 @@ def scale_by_reng(
         inverse_update_every=inverse_update_every,
         newton_schulz_iters=newton_schulz_iters,
         newton_schulz_tol=newton_schulz_tol,
+        kl_clip=kl_clip,
     )
 
 
@@ -74,11 +78,18 @@ def ring(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``."""
     return optax.chain(
         scale_by_ring(
-            rho, damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+            rho,
+            damping,
+            factor_decay,
+            inverse_update_every,
+            newton_schulz_iters,
+            newton_schulz_tol,
+            kl_clip,
         ),
         optax.scale_by_learning_rate(learning_rate),
     )
@@ -92,11 +103,18 @@ def reng(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``."""
     return optax.chain(
         scale_by_reng(
-            rho, damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+            rho,
+            damping,
+            factor_decay,
+            inverse_update_every,
+            newton_schulz_iters,
+            newton_schulz_tol,
+            kl_clip,
         ),
         optax.scale_by_learning_rate(learning_rate),
     )

@@ -14,6 +14,7 @@ def scale_by_kfac(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Preconditions dense-layer gradients by damped Kronecker-factored Fisher inverses.
 
@@ -26,6 +27,7 @@ def scale_by_kfac(
         inverse_update_every=inverse_update_every,
         newton_schulz_iters=newton_schulz_iters,
         newton_schulz_tol=newton_schulz_tol,
+        kl_clip=kl_clip,
     )
 
 
@@ -36,11 +38,17 @@ def kfac(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``."""
     return optax.chain(
         scale_by_kfac(
-            damping, factor_decay, inverse_update_every, newton_schulz_iters, newton_schulz_tol
+            damping,
+            factor_decay,
+            inverse_update_every,
+            newton_schulz_iters,
+            newton_schulz_tol,
+            kl_clip,
         ),
         optax.scale_by_learning_rate(learning_rate),
     )

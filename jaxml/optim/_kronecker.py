@@ -173,6 +173,7 @@ def scale_by_kronecker_natural_gradient(
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
+    kl_clip: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """The shared core of :func:`scale_by_kfac`, :func:`scale_by_ring` and :func:`scale_by_reng`.
 
@@ -191,6 +192,11 @@ def scale_by_kronecker_natural_gradient(
       newton_schulz_iters: maximum Newton–Schulz iterations per refresh.
       newton_schulz_tol: stop iterating at this RMS residual ``‖I − M X‖_F / √n`` (None: always
         iterate ``newton_schulz_iters`` times). Warm starts usually need 1–2 iterations.
+      kl_clip: if set (κ), the direction ``d`` is scaled by ``min(1, sqrt(κ / dᵀF̂d))`` so that a
+        step of learning rate η changes the model's predictions by a quadratic KL of at most
+        ``½η²κ`` (K-FAC's KL clipping, Ba, Grosse & Martens 2017, written here without η so that
+        it composes with ``scale_by_learning_rate``). ``dᵀF̂d = dᵀg`` for the preconditioned
+        gradient ``g``; parameters outside dense layers count with ``F̂ = I``. None: off.
 
     Extra args of ``update``: ``layer_stats`` (required; see :class:`LayerStats` and
     ``loss_grads_and_stats``) and ``loss_fn`` (required when ``explicit_rho`` is set).
@@ -263,6 +269,11 @@ def scale_by_kronecker_natural_gradient(
             if has_bias:
                 flat_out[path + ("bias",)] = direction[-1].astype(bias_grad.dtype)
         out = unflatten_like(flat_out, updates)
+        if kl_clip is not None:
+            # dᵀF̂d >= 0 as F̂ is SPD; the floor keeps a zero gradient from dividing by zero.
+            quadratic = optax.tree.vdot(out, grads).astype(jnp.float32)
+            scale = jnp.minimum(1.0, jnp.sqrt(kl_clip / jnp.maximum(quadratic, 1e-20)))
+            out = jax.tree.map(lambda d: (scale * d).astype(d.dtype), out)
         damping_now = jnp.where(refresh, step_damping, state.damping)
         return out, ScaleByKroneckerState(numerics.safe_increment(count), damping_now, new_factors)
 

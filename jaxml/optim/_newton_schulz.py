@@ -53,6 +53,10 @@ def top_eigenvalue_estimate(m: jax.Array, num_iters: int = 20) -> jax.Array:
 # < 1; the margin covers power iteration's underestimate). The Frobenius norm would be far
 # stricter: it grows like √n and would throw away good warm starts of large factors.
 WARM_START_MAX_RESIDUAL = 0.9
+# An iterate whose RMS residual ``‖I − A X‖_F / √n`` exceeds this is taken as diverging. Starts that
+# converge (the cold start, accepted or rescaled warm starts) have spectral residual below 1, and
+# squaring only shrinks it.
+DIVERGED_RMS_RESIDUAL = 1.0
 
 
 def newton_schulz_inverse(
@@ -103,30 +107,40 @@ def newton_schulz_inverse(
         warm = None if warm_start is None else jnp.where(first, warm_start, 0.0)
         return (False, *prepare(jnp.where(first, matrix, 0.0), warm))
 
+    n = matrix.shape[-1]
+    cold = cold_start(matrix)
+    cold_product = matrix / jnp.linalg.norm(matrix)  # A X_0 for the cold start, without a matmul.
+
+    def rms_residual(ax):
+        return jnp.linalg.norm(eye - ax) / jnp.sqrt(n).astype(ax.dtype)
+
     def body(carry):
-        k, x, ax = carry
+        k, x, ax, restarted = carry
         x = x @ (2.0 * eye - ax)
-        return k + 1, x, matrix @ x
+        ax = matrix @ x
+        # Divergence guard: a warm start whose residual has an eigenvalue beyond 1 in modulus (the
+        # power-iteration test above can miss it) blows up doubly exponentially. Restart once from
+        # the cold start, which always converges, with the full iteration budget.
+        diverging = ~(rms_residual(ax) <= DIVERGED_RMS_RESIDUAL) & ~restarted
+        x = jnp.where(diverging, cold, x)
+        ax = jnp.where(diverging, cold_product, ax)
+        return jnp.where(diverging, 0, k + 1), x, ax, restarted | diverging
 
     if active is None:
         x, ax = prepare(matrix, warm_start)
         go = jnp.asarray(True)
     else:
         # A one-shot loop gated by `active`: no O(n³) work at all when inactive.
-        initial = cold_start(matrix) if warm_start is None else warm_start
+        initial = cold if warm_start is None else warm_start
         _, x, ax = jax.lax.while_loop(
             lambda c: active & c[0], gated_prepare, (jnp.asarray(True), initial, eye)
         )
         go = active
-    if tol is None and active is None:
-        _, x, _ = jax.lax.fori_loop(0, num_iters, lambda _, c: body(c), (0, x, ax))
-    else:
 
-        def not_done(carry):
-            k, _, ax = carry
-            rms_tol = None if tol is None else tol * jnp.sqrt(ax.shape[0]).astype(ax.dtype)
-            unconverged = True if tol is None else jnp.linalg.norm(eye - ax) > rms_tol
-            return go & (k < num_iters) & unconverged
+    def not_done(carry):
+        k, _, ax, _ = carry
+        unconverged = True if tol is None else rms_residual(ax) > tol
+        return go & (k < num_iters) & unconverged
 
-        _, x, _ = jax.lax.while_loop(not_done, body, (0, x, ax))
+    _, x, _, _ = jax.lax.while_loop(not_done, body, (0, x, ax, jnp.asarray(False)))
     return 0.5 * (x + x.T)

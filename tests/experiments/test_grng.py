@@ -1,6 +1,9 @@
 """The GRNG sweep's bookkeeping: diverged learning rates are excluded, the best is kept."""
 
-from experiments.grng.main import Task, summarize_sweep
+import pytest
+
+from experiments.grng.config import get_config
+from experiments.grng.main import Task, summarize_sweep, train_and_evaluate
 from jaxml.utils.runner import RunResult
 
 
@@ -42,3 +45,18 @@ def test_every_lr_diverged_gives_no_best():
     history = [row(1, [1.0] * 6, [0, 1, 1, 0, 0, 1])]
     record = summarize_sweep(task, "kfac", (0.1, 0.3, 1.0), 2, RunResult(None, history, None))
     assert record["best_lr"] is None and record["diverged_lrs"] == [0.1, 0.3, 1.0]
+
+
+@pytest.mark.slow
+def test_quick_preset_on_digits_trains_every_optimizer_without_divergence(tmp_path):
+    # The digits half of the quick preset (~1 min on 2 cores): with the Newton–Schulz divergence
+    # guard and KL clipping, no Kronecker method may diverge at any learning rate of its grid, and
+    # every optimizer's best learning rate must reach 90% test accuracy.
+    config = get_config("quick")
+    config.tasks = "digits"
+    config.progress_bar = False
+    results = train_and_evaluate(config, tmp_path, resume=False)
+    for record in results["digits"]:
+        if record["optimizer"] in ("kfac", "ring", "reng"):
+            assert record["diverged_lrs"] == [], record["optimizer"]
+        assert record["final_quality"] > 0.9, (record["optimizer"], record["final_quality"])

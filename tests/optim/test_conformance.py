@@ -51,7 +51,11 @@ OPTIMIZERS = {
     "sophia": (optim.sophia, {"learning_rate": 0.05}, lambda params: {"obj_fn": loss_fn}),
     "kfac": (optim.kfac, {"learning_rate": 0.2, "damping": 1e-2}, curvature),
     "ring": (optim.ring, {"learning_rate": 0.2, "rho": 0.05, "damping": 1e-2}, curvature),
-    "reng": (optim.reng, {"learning_rate": 0.2, "rho": 0.05, "damping": 1e-2}, curvature),
+    "reng": (
+        optim.reng,
+        {"learning_rate": 0.2, "rho": 0.05, "damping": 1e-2, "kl_clip": 0.1},
+        curvature,
+    ),
     "rkalman": (optim.rkalman, {"learning_rate": 1.0, "fading": 0.05, "rho": 0.05}, curvature),
 }
 NAMES = sorted(OPTIMIZERS)

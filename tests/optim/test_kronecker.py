@@ -213,3 +213,26 @@ def test_inverses_are_reused_between_refreshes_and_exact_at_them():
     expected = np.linalg.inv(a + pi * np.sqrt(damping) * np.eye(a.shape[0]))
     np.testing.assert_allclose(inverses[3], expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(inverses[2], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("factory", [optim.scale_by_kfac, optim.scale_by_reng])
+def test_kl_clip_bounds_the_fisher_norm_of_the_direction(factory):
+    model, params, x, y = linear_problem()
+    ci = optim.loss_grads_and_stats(model, params, x, y, jax.random.PRNGKey(4))
+    extra = {"loss_fn": ci.loss_fn}
+    kwargs = {"damping": 0.05, "newton_schulz_iters": 60, "newton_schulz_tol": None}
+    free = exact_direction(factory(**kwargs), params, ci.grads, ci.layer_stats, **extra)
+    preconditioned = ci.grads
+    if factory is optim.scale_by_reng:  # RENG preconditions g + ρHg: dᵀF̂d = dᵀ(g + ρHg).
+        hg = jax.jvp(jax.grad(ci.loss_fn), (params,), (ci.grads,))[1]
+        preconditioned = jax.tree.map(lambda g, h: g + 0.05 * h, ci.grads, hg)
+    quadratic = float(optax.tree.vdot(free, preconditioned))
+    for kl_clip, expected_scale in ((0.25 * quadratic, 0.5), (4.0 * quadratic, 1.0)):
+        clipped = exact_direction(
+            factory(**kwargs, kl_clip=kl_clip), params, ci.grads, ci.layer_stats, **extra
+        )
+        jax.tree.map(
+            lambda c, f, s=expected_scale: np.testing.assert_allclose(c, s * f, rtol=1e-4),
+            clipped,
+            free,
+        )

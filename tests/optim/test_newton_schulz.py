@@ -79,3 +79,17 @@ def test_large_warm_start_with_small_spectral_residual_is_kept():
     one_step = newton_schulz_inverse(matrix, 1, warm_start=warm)
     # One iteration squares the residual: ½I -> ¼I, i.e. Frobenius ¼√200 ≈ 3.5 (a cold start: ~14).
     np.testing.assert_allclose(residual_norm(matrix, one_step), 0.25 * np.sqrt(200), rtol=1e-2)
+
+
+def test_a_warm_start_that_fools_the_power_iteration_still_converges():
+    # A = 2I and X = A⁻¹ (I + 1.5 u uᵀ) with u ⟂ the power iteration's start vector (all ones):
+    # I − A X = −1.5 u uᵀ maps that start to 0, so the spectral estimate reads 0 and the start is
+    # accepted, yet the residual's eigenvalue −1.5 makes plain Newton–Schulz diverge.
+    n = 16
+    matrix = 2.0 * jnp.eye(n)
+    u = jnp.zeros(n).at[0].set(1.0).at[1].set(-1.0) / jnp.sqrt(2.0)
+    warm = 0.5 * (jnp.eye(n) + 1.5 * jnp.outer(u, u))
+    assert float(residual_norm(matrix, warm)) > 1.0
+    for tol in (None, 1e-3):
+        fixed = newton_schulz_inverse(matrix, 40, warm_start=warm, tol=tol)
+        np.testing.assert_allclose(fixed, 0.5 * np.eye(n), rtol=1e-3, atol=1e-4)
