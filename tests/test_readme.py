@@ -15,3 +15,15 @@ def test_readme_example_runs_and_resumes(tmp_path, capsys):
     assert first == second
     assert first.startswith("{'step': 2000, 'loss': ")
     assert float(first.split("'loss': ")[1].rstrip("}")) < 1e-6
+
+
+def test_readme_environment_examples_run(tmp_path, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
+    env_blocks = [b for b in blocks if "from jaxml import envs" in b]
+    assert len(env_blocks) == 2  # The Foraging Games and the adapters.
+    for code in env_blocks:
+        code = code.replace('"/tmp/episode.gif"', repr(str(tmp_path / "episode.gif")))
+        exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "(20, 2)" in out
+    assert (tmp_path / "episode.gif").stat().st_size > 0

@@ -1,0 +1,95 @@
+"""One contract for every registered environment and adapter (``jaxml.envs.names()``).
+
+Each env is made with its defaults and run as trainers run it: jumanji's ``AutoResetWrapper``
+under ``VmapWrapper``, unchanged, jitted, with random actions from
+``sample_action(action_spec)``. Every observation, reward, discount and action must validate
+against the specs, the wrapped ``step`` (and so the env's ``step``) must trace once, the same keys
+must give the same rollout, and reset and step TimeSteps must share one structure, shapes and
+dtypes (so a ``lax.scan`` can carry them).
+
+Brax-backed entries take 10-40 s to compile on 2 CPU cores, so they run with ``-m slow``; their
+adapter tests step them under jit and vmap by default.
+"""
+
+import functools
+
+import chex
+import jax
+import numpy as np
+import pytest
+from jumanji.types import StepType
+from jumanji.wrappers import AutoResetWrapper, VmapWrapper
+
+from jaxml import envs
+
+# Programs here run for milliseconds but compile for seconds: XLA's backend optimisations off.
+jit = functools.partial(
+    jax.jit,
+    compiler_options={
+        "xla_backend_optimization_level": 0,
+        "xla_llvm_disable_expensive_passes": True,
+    },
+)
+NUM_ENVS = 3
+NUM_STEPS = 4
+
+
+def make(name):
+    """``envs.make(name)``; skips only while an adapter module has not been written yet."""
+    try:
+        return envs.make(name)
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("jaxml.envs.adapters"):
+            pytest.skip(f"{name}: adapter module {error.name} does not exist yet")
+        raise
+
+
+def index(tree, i):
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+def avals(tree):
+    leaves = [(np.shape(x), np.asarray(x).dtype) for x in jax.tree.leaves(tree)]
+    return jax.tree.structure(tree), leaves
+
+
+def slow_if_brax(name):
+    brax = name.startswith("brax/") or name == "jaxmarl/MABrax"
+    return pytest.param(name, marks=pytest.mark.slow) if brax else name
+
+
+@pytest.mark.parametrize("name", [slow_if_brax(name) for name in envs.names()])
+def test_conformance(name):
+    env = make(name)
+    wrapped = VmapWrapper(AutoResetWrapper(env))
+    chex.clear_trace_counter()
+    reset = jit(wrapped.reset)
+    step = jit(chex.assert_max_traces(wrapped.step, n=1))
+    sample = jit(jax.vmap(lambda key: envs.sample_action(env.action_spec, key)))
+
+    def rollout(seed):
+        state, first = reset(jax.random.split(jax.random.PRNGKey(seed), NUM_ENVS))
+        timesteps, actions = [first], []
+        for k in range(NUM_STEPS):
+            action = sample(jax.random.split(jax.random.PRNGKey(100 + k), NUM_ENVS))
+            state, timestep = step(state, action)
+            timesteps.append(timestep)
+            actions.append(action)
+        return state, timesteps, actions
+
+    state, timesteps, actions = rollout(0)
+    assert hasattr(state, "key"), "the state carries its own key (auto-reset needs it)"
+    np.testing.assert_array_equal(timesteps[0].step_type, StepType.FIRST)
+    for timestep in timesteps:
+        assert avals(timestep) == avals(timesteps[0]), "reset and step TimeSteps differ"
+        assert np.asarray(timestep.step_type).dtype == np.int8
+        for i in range(NUM_ENVS):
+            env.observation_spec.validate(index(timestep.observation, i))
+            env.reward_spec.validate(index(timestep.reward, i))
+            env.discount_spec.validate(index(timestep.discount, i))
+            assert np.all(np.isfinite(np.asarray(index(timestep.reward, i))))
+    for action in actions:
+        for i in range(NUM_ENVS):
+            env.action_spec.validate(index(action, i))
+    # Same keys, same rollout, and no retrace of step on the second run.
+    chex.assert_trees_all_equal((state, timesteps), rollout(0)[:2])
