@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from tests.helpers import REPO_ROOT
 
 
@@ -19,7 +21,7 @@ def test_readme_example_runs_and_resumes(tmp_path, capsys):
 
 def test_readme_environment_examples_run(tmp_path, capsys):
     blocks = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
-    env_blocks = [b for b in blocks if "from jaxml import envs" in b]
+    env_blocks = [b for b in blocks if "from jaxml import envs" in b and "jaxml.rl" not in b]
     assert len(env_blocks) == 2  # The Foraging Games and the adapters.
     for code in env_blocks:
         code = code.replace('"/tmp/episode.gif"', repr(str(tmp_path / "episode.gif")))
@@ -27,3 +29,12 @@ def test_readme_environment_examples_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(20, 2)" in out
     assert (tmp_path / "episode.gif").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_readme_rl_example_reaches_cartpole_returns(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
+    (code,) = [b for b in blocks if "from jaxml.rl import ppo" in b]
+    exec(compile(code, "README.md", "exec"), {})
+    returns = [float(x) for x in re.findall(r"[\d.]+", capsys.readouterr().out.split("[")[-1])]
+    assert len(returns) == 4 and min(returns) >= 450, returns

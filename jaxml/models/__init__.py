@@ -1,5 +1,8 @@
 """Flax modules shared by every part of jaxml."""
 
+from jaxml.models.actor_critic import ActorCritic as ActorCritic
+from jaxml.models.actor_critic import flatten_observation as flatten_observation
+from jaxml.models.actor_critic import make_actor_critic as make_actor_critic
 from jaxml.models.mlp import MLP as MLP
 from jaxml.models.mlp import ResidualBlock as ResidualBlock
 from jaxml.models.mlp import ResidualMLP as ResidualMLP
@@ -7,7 +10,10 @@ from jaxml.models.transformer import CharTransformer as CharTransformer
 
 __all__ = [
     "MLP",
+    "ActorCritic",
     "CharTransformer",
     "ResidualBlock",
     "ResidualMLP",
+    "flatten_observation",
+    "make_actor_critic",
 ]

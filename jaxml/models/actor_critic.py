@@ -1,0 +1,187 @@
+"""Actor-critic networks for the policy-gradient trainers (PPO, A2C, and the ones built on them).
+
+``ActorCritic`` maps a flat observation ``[..., obs_dim]`` to a distrax policy over actions with
+batch shape ``[...]`` and a value ``[...]``. The actor and the critic are separate MLPs by default
+(PureJaxRL's choice), or share one torso; hidden layers use orthogonal initialisation with gain
+√2 and zero biases, the policy head gain 0.01 (a near-uniform initial policy) and the value head
+gain 1, as in "What Matters in On-Policy RL" (Andrychowicz et al., arXiv 2006.05990).
+
+Heads, chosen from an environment's ``action_spec`` by ``make_actor_critic``:
+
+- ``DiscreteArray(n)``: ``distrax.Categorical`` over ``n`` logits; actions ``[...]`` int32.
+- a float ``Array``/``BoundedArray`` of shape ``S``: a diagonal Gaussian
+  (``distrax.MultivariateNormalDiag``) over ``d = prod(S)`` flat dimensions with a learned,
+  state-independent log standard deviation; actions ``[..., d]``. The environment sees them
+  reshaped to ``S`` and clipped to the bounds (``jaxml.rl.to_env_action``), while the
+  log-probabilities stay those of the unclipped sample.
+
+Parameters live under ``params["params"]["actor"]`` (hidden layers, policy head, log-std) and
+``params["params"]["critic"]`` (hidden layers, value head), plus ``["torso"]`` when shared, so an
+actor and a critic can get different optimizers through ``optax.multi_transform`` labelled by
+the top-level key (as natural-gradient actors with an Adam critic do).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jumanji import specs
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+ACTION_KINDS = ("discrete", "continuous")
+
+
+def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+    return nn.Dense(
+        features,
+        kernel_init=nn.initializers.orthogonal(gain),
+        bias_init=nn.initializers.zeros,
+        name=name,
+    )
+
+
+class Torso(nn.Module):
+    """``Dense -> activation`` for each hidden width, orthogonal init with gain √2."""
+
+    hidden: Sequence[int]
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        for width in self.hidden:
+            x = act(_dense(width, math.sqrt(2.0))(x))
+        return x
+
+
+class Actor(nn.Module):
+    """Hidden layers (none when fed a shared torso's features), then the policy head."""
+
+    action_kind: str
+    action_dim: int
+    hidden: Sequence[int] = ()
+    activation: str = "tanh"
+    log_std_init: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> distrax.Distribution:
+        x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
+        out = _dense(self.action_dim, 0.01, name="policy_head")(x)
+        if self.action_kind == "discrete":
+            return distrax.Categorical(logits=out)
+        log_std = self.param(
+            "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+        )
+        scale = jnp.broadcast_to(jnp.exp(log_std), out.shape)
+        return distrax.MultivariateNormalDiag(loc=out, scale_diag=scale)
+
+
+class Critic(nn.Module):
+    """Hidden layers (none when fed a shared torso's features), then a scalar value head."""
+
+    hidden: Sequence[int] = ()
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
+        return _dense(1, 1.0, name="value_head")(x)[..., 0]
+
+
+class ActorCritic(nn.Module):
+    """Policy and value of a flat observation.
+
+    Attributes:
+      action_kind: ``"discrete"`` (Categorical head) or ``"continuous"`` (diagonal Gaussian).
+      action_dim: number of actions (discrete) or flat action size ``d`` (continuous).
+      hidden: hidden widths of each torso.
+      activation: a name in ``ACTIVATIONS``.
+      shared_torso: one torso feeds both heads (else separate actor and critic MLPs).
+      log_std_init: initial log standard deviation of the Gaussian head.
+
+    ``__call__(obs [..., obs_dim]) -> (policy with batch shape [...], value [...])``. Parameters:
+    ``{"actor": {...}, "critic": {...}}`` (plus ``"torso"`` when shared), each network's head
+    and log-std inside its own subtree.
+    """
+
+    action_kind: str
+    action_dim: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    shared_torso: bool = False
+    log_std_init: float = 0.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[distrax.Distribution, jax.Array]:
+        own = () if self.shared_torso else tuple(self.hidden)
+        if self.shared_torso:
+            obs = Torso(self.hidden, self.activation, name="torso")(obs)
+        actor = Actor(
+            self.action_kind, self.action_dim, own, self.activation, self.log_std_init,
+            name="actor",
+        )  # fmt: skip
+        critic = Critic(own, self.activation, name="critic")
+        return actor(obs), critic(obs)
+
+
+def action_head(action_spec: specs.Spec) -> tuple[str, int]:
+    """``(action_kind, action_dim)`` for an environment's ``action_spec``.
+
+    Raises:
+      ValueError: for specs without a head here (multi-discrete, nested, integer boxes).
+    """
+    if isinstance(action_spec, specs.DiscreteArray):
+        return "discrete", int(action_spec.num_values)
+    if (
+        isinstance(action_spec, specs.Array)
+        and not isinstance(action_spec, specs.MultiDiscreteArray)
+        and jnp.issubdtype(action_spec.dtype, jnp.floating)
+    ):
+        return "continuous", max(1, math.prod(action_spec.shape))
+    raise ValueError(
+        f"action_spec: no actor-critic head for {action_spec!r}; accepted: DiscreteArray "
+        "(Categorical) or a float Array/BoundedArray (diagonal Gaussian)"
+    )
+
+
+def make_actor_critic(
+    action_spec: specs.Spec,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "tanh",
+    shared_torso: bool = False,
+    log_std_init: float = 0.0,
+) -> ActorCritic:
+    """An ``ActorCritic`` whose head fits ``action_spec`` (see ``action_head``)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: got {activation!r}; accepted: {', '.join(ACTIVATIONS)}")
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden or min(hidden) <= 0:
+        raise ValueError(f"hidden: expected positive widths, got {hidden}")
+    kind, dim = action_head(action_spec)
+    return ActorCritic(kind, dim, hidden, activation, bool(shared_torso), float(log_std_init))
+
+
+def flatten_observation(obs: Any, batch_ndim: int) -> jax.Array:
+    """Concatenates every leaf of ``obs`` into one float32 vector per batch element.
+
+    Args:
+      obs: an array or pytree of arrays, each ``[*batch, ...]``.
+      batch_ndim: number of leading batch axes (e.g. 1 for ``[B, ...]``, 2 for ``[T, B, ...]``).
+
+    Returns:
+      ``[*batch, obs_dim]`` float32.
+    """
+    leaves = jax.tree.leaves(obs)
+    batch = leaves[0].shape[:batch_ndim]
+    flat = [
+        jnp.reshape(x, batch + (int(np.prod(x.shape[batch_ndim:])),)).astype(jnp.float32)
+        for x in leaves
+    ]
+    return flat[0] if len(flat) == 1 else jnp.concatenate(flat, axis=-1)

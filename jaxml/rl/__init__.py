@@ -1,0 +1,52 @@
+"""End-to-end jitted reinforcement learning: PureJaxRL-style trainers and their shared pieces.
+
+Trainers (``make_train(config, env) -> train(key)``, jit- and vmap-able; ``make_trainer`` gives
+the ``init``/``step`` pair for ``jaxml.utils.runner``): ``ppo``, ``a2c``. Shared pieces, one place
+each: ``rollout`` (batched auto-reset rollouts, ``Transition``, episode statistics), ``gae``,
+``losses``, ``batching`` (minibatch shuffling) and ``on_policy`` (the update loop).
+"""
+
+from jaxml.rl import a2c, batching, losses, on_policy, ppo
+from jaxml.rl._gae import gae, gae_time_major
+from jaxml.rl._rollout import (
+    EpisodeStats,
+    RolloutState,
+    Transition,
+    auto_reset,
+    init_episode_stats,
+    reset,
+    rollout,
+    rollout_step,
+    to_env_action,
+    update_episode_stats,
+)
+from jaxml.rl.losses import a2c_loss, ppo_loss, value_loss
+from jaxml.rl.on_policy import Batch, Sizes, Trainer, TrainOutput, TrainState
+
+__all__ = [
+    "Batch",
+    "EpisodeStats",
+    "RolloutState",
+    "Sizes",
+    "TrainOutput",
+    "TrainState",
+    "Trainer",
+    "Transition",
+    "a2c",
+    "a2c_loss",
+    "auto_reset",
+    "batching",
+    "gae",
+    "gae_time_major",
+    "init_episode_stats",
+    "losses",
+    "on_policy",
+    "ppo",
+    "ppo_loss",
+    "reset",
+    "rollout",
+    "rollout_step",
+    "to_env_action",
+    "update_episode_stats",
+    "value_loss",
+]

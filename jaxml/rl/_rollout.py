@@ -1,0 +1,172 @@
+"""Batched environment rollouts with a policy: one ``lax.scan`` of vmapped, auto-resetting steps.
+
+The environment is a ``jumanji.Environment`` wrapped in ``AutoResetWrapper(env,
+next_obs_in_extras=True)`` (``auto_reset(env)`` does it). When an episode ends at step ``t``, that
+wrapper returns a LAST timestep whose reward and discount are those of the final transition, whose
+``observation`` is already the first observation of the next episode, and whose
+``extras["next_obs"]`` holds the episode's real final observation. The rollout keeps both: the
+policy continues from the new episode's observation, and ``Transition.next_obs`` keeps the final
+one so a trainer can bootstrap a truncated episode from its value. Termination and truncation are
+told apart by the discount: ``done`` with discount 0 is a termination, ``done`` with discount 1
+a truncation (time limit), as every jaxml environment and adapter reports them.
+
+Shapes: ``B`` environments, ``T`` steps; a multi-agent environment adds its agent axis after
+``B`` to observations, actions, rewards and discounts (``[T, B, A, ...]``); ``done`` stays
+``[T, B]``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jumanji import specs
+from jumanji.env import Environment
+from jumanji.wrappers import AutoResetWrapper
+
+
+class Transition(NamedTuple):
+    """One step of ``B`` environments (time-major ``[T, B, ...]`` once stacked by ``rollout``)."""
+
+    obs: Any  # [B, *obs_shape]: the observation the action was chosen from.
+    action: jax.Array  # [B, *action_shape]: the policy's action (before to_env_action).
+    reward: jax.Array  # [B] (or [B, A]) float32: reward of the transition.
+    discount: jax.Array  # [B] (or [B, A]) float32: env discount, 0 at termination, else 1.
+    done: jax.Array  # [B] bool: the episode ended here (termination or truncation).
+    log_prob: jax.Array  # [B] (or [B, A]): log-probability of the action under the policy.
+    value: jax.Array  # [B] (or [B, A]): the critic's value of ``obs``.
+    next_obs: Any  # [B, *obs_shape]: the observation after the action (an episode's final one).
+
+
+class EpisodeStats(NamedTuple):
+    """Returns and lengths of running and last completed episodes, per environment.
+
+    Before an environment completes its first episode its ``returned_*`` fields are 0. The
+    fields follow the reward's shape (``[B]``, or ``[B, A]`` for per-agent rewards).
+    """
+
+    episode_return: jax.Array  # [B] float32: return so far of the running episode.
+    episode_length: jax.Array  # [B] int32: steps so far of the running episode.
+    returned_episode_return: jax.Array  # [B] float32: return of the last completed episode.
+    returned_episode_length: jax.Array  # [B] int32: length of the last completed episode.
+
+
+class RolloutState(NamedTuple):
+    """What a rollout continues from: ``B`` environment states and their current observations."""
+
+    env_state: Any  # [B] batched environment state (holds each environment's key).
+    obs: Any  # [B, *obs_shape]: observation the next action will be chosen from.
+    episodes: EpisodeStats  # [B]
+
+
+# policy_fn(params, obs [B, ...], key) -> (action [B, ...], log_prob [B], value [B]).
+PolicyFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
+
+
+def auto_reset(env: Environment) -> AutoResetWrapper:
+    """``env`` wrapped to reset itself and keep the final observation in ``extras["next_obs"]``."""
+    if isinstance(env, AutoResetWrapper):
+        if not env.next_obs_in_extras:
+            raise ValueError("env: an AutoResetWrapper needs next_obs_in_extras=True here")
+        return env
+    return AutoResetWrapper(env, next_obs_in_extras=True)
+
+
+def init_episode_stats(reward_shape: tuple[int, ...]) -> EpisodeStats:
+    """Zero statistics for rewards of ``reward_shape`` (``(B,)`` or ``(B, A)``)."""
+    zeros = jnp.zeros(reward_shape, jnp.float32)
+    lengths = jnp.zeros(reward_shape, jnp.int32)
+    return EpisodeStats(zeros, lengths, zeros, lengths)
+
+
+def update_episode_stats(stats: EpisodeStats, reward: jax.Array, done: jax.Array) -> EpisodeStats:
+    """Adds one step's ``reward`` ([B] or [B, A]); ``done`` ([B]) closes an episode."""
+    done = jnp.reshape(done, done.shape + (1,) * (reward.ndim - done.ndim))
+    done = jnp.broadcast_to(done, reward.shape)
+    ret = stats.episode_return + reward
+    length = stats.episode_length + 1
+    return EpisodeStats(
+        episode_return=jnp.where(done, 0.0, ret),
+        episode_length=jnp.where(done, 0, length),
+        returned_episode_return=jnp.where(done, ret, stats.returned_episode_return),
+        returned_episode_length=jnp.where(done, length, stats.returned_episode_length),
+    )
+
+
+def reset(env: Environment, key: jax.Array, num_envs: int) -> RolloutState:
+    """Resets ``num_envs`` copies of ``env`` (an ``auto_reset`` env) with independent keys."""
+    env_state, timestep = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+    return RolloutState(env_state, timestep.observation, init_episode_stats(timestep.reward.shape))
+
+
+def to_env_action(action: jax.Array, action_spec: specs.Spec) -> jax.Array:
+    """The environment's action for a policy's ``action`` ``[B, ...]``.
+
+    Discrete actions pass through (cast to the spec's dtype). Float actions are reshaped to
+    ``[B, *spec.shape]`` (a Gaussian head samples flat vectors) and clipped to the bounds of a
+    ``BoundedArray``.
+    """
+    if not jnp.issubdtype(action_spec.dtype, jnp.floating):
+        return action.astype(action_spec.dtype)
+    action = jnp.reshape(action, (action.shape[0],) + tuple(action_spec.shape))
+    if isinstance(action_spec, specs.BoundedArray):
+        low = jnp.broadcast_to(action_spec.minimum, action.shape)
+        high = jnp.broadcast_to(action_spec.maximum, action.shape)
+        action = jnp.clip(action, low, high)
+    return action.astype(action_spec.dtype)
+
+
+def rollout_step(
+    state: RolloutState,
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    policy_fn: PolicyFn,
+    params: Any,
+) -> tuple[RolloutState, Transition]:
+    """One vmapped step of ``B`` environments: act, step, auto-reset, record (a scan body)."""
+    action, log_prob, value = policy_fn(params, state.obs, key)
+    env_state, timestep = jax.vmap(env.step)(
+        state.env_state, to_env_action(action, env.action_spec)
+    )
+    done = timestep.last()
+    transition = Transition(
+        obs=state.obs,
+        action=action,
+        reward=timestep.reward,
+        discount=timestep.discount,
+        done=done,
+        log_prob=log_prob,
+        value=value,
+        next_obs=timestep.extras["next_obs"],
+    )
+    episodes = update_episode_stats(state.episodes, timestep.reward, done)
+    return RolloutState(env_state, timestep.observation, episodes), transition
+
+
+def rollout(
+    env: AutoResetWrapper,
+    policy_fn: PolicyFn,
+    params: Any,
+    state: RolloutState,
+    key: jax.Array,
+    num_steps: int,
+) -> tuple[RolloutState, Transition]:
+    """Runs ``num_steps`` steps of the ``B`` environments in ``state`` with ``policy_fn``.
+
+    Args:
+      env: an ``auto_reset`` environment (unbatched; it is vmapped here).
+      policy_fn: ``(params, obs [B, ...], key) -> (action [B, ...], log_prob [B], value [B])``.
+      params: the policy's parameters.
+      state: where the environments are (from ``reset`` or a previous rollout).
+      key: PRNG key for the actions (environments carry their own keys).
+      num_steps: ``T``.
+
+    Returns:
+      The state after ``T`` steps and the time-major ``Transition`` ``[T, B, ...]``.
+    """
+    body = functools.partial(rollout_step, env=env, policy_fn=policy_fn, params=params)
+    return jax.lax.scan(body, state, jax.random.split(key, num_steps))

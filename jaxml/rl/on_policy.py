@@ -1,0 +1,452 @@
+"""The on-policy actor-critic training loop that PPO, A2C and later trainers share.
+
+One update of ``B = num_envs`` environments:
+
+1. ``collect``: roll the policy out for ``T = num_steps`` steps (``rollout``), value the
+   observation after the last step and, for truncated episodes, their final observations, and
+   compute advantages and λ-return targets with ``gae_time_major``. Gives a ``Batch`` ``[T, B]``.
+2. ``update_fn(params, opt_state, batch, key)``: the algorithm's parameter update. For
+   gradient-based methods ``sgd_update`` runs ``update_epochs`` epochs, each a shuffle of the
+   ``T·B`` samples into ``num_minibatches`` minibatches and one optimizer step on each, with the
+   algorithm's ``objective(params, minibatch) -> (loss, metrics)``.
+
+``train_step(state) -> (state, metrics)`` does both; ``build_trainer`` closes it over the
+environment, model and algorithm, and ``make_train`` turns that into PureJaxRL's pure
+``train(key)``: ``init`` then a ``lax.scan`` of ``num_updates`` steps. The same ``init`` and
+``step`` drive ``jaxml.utils.runner.run`` in chunks (progress, metrics, checkpoints, resume), and
+``jax.vmap(train)`` trains many seeds in one program.
+
+Config fields read here (``base_config`` has them all): ``num_envs``, ``num_steps``,
+``total_timesteps``, ``update_epochs``, ``num_minibatches``, ``learning_rate``, ``anneal_lr``,
+``optimizer`` (``adam`` | ``rmsprop``), ``max_grad_norm``, ``gamma``, ``gae_lambda``,
+``bootstrap_truncated``, ``hidden``, ``activation``, ``shared_torso``, ``log_std_init``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jumanji.env import Environment
+from jumanji.wrappers import AutoResetWrapper
+
+from jaxml.models.actor_critic import ActorCritic, flatten_observation, make_actor_critic
+from jaxml.rl import batching, losses
+from jaxml.rl._gae import gae_time_major
+from jaxml.rl._rollout import RolloutState, Transition, auto_reset, reset, rollout
+
+Metrics = dict[str, jax.Array]
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Fields every on-policy trainer reads, at PureJaxRL's CartPole PPO values."""
+    return ml_collections.ConfigDict(
+        {
+            "num_envs": 4,  # B: parallel environments.
+            "num_steps": 128,  # T: steps per environment per update.
+            "total_timesteps": 500_000,  # Environment steps of the run (all environments).
+            "update_epochs": 4,  # Passes over each rollout.
+            "num_minibatches": 4,  # Minibatches per pass; must divide num_envs * num_steps.
+            "learning_rate": 2.5e-4,
+            "anneal_lr": True,  # Linear decay to 0 over the run, stepped once per update.
+            "optimizer": "adam",  # One of OPTIMIZERS (eps 1e-5; rmsprop decay 0.99).
+            "max_grad_norm": 0.5,  # Global-norm gradient clip.
+            "gamma": 0.99,
+            "gae_lambda": 0.95,
+            # Bootstrap a time-limit truncation from the value of the episode's final observation
+            # (False: treat it as a termination, as PureJaxRL does).
+            "bootstrap_truncated": True,
+            "hidden": (64, 64),
+            "activation": "tanh",
+            "shared_torso": False,
+            "log_std_init": 0.0,  # Gaussian heads only.
+        }
+    )
+
+
+class Sizes(NamedTuple):
+    """Sizes derived from a config (checked by ``derive_sizes``)."""
+
+    num_envs: int  # B.
+    num_steps: int  # T.
+    num_updates: int  # Rollout + update cycles: total_timesteps // batch_size.
+    batch_size: int  # Samples per rollout: num_envs * num_steps.
+    minibatch_size: int  # batch_size // num_minibatches.
+    num_minibatches: int
+    update_epochs: int
+
+    @property
+    def grad_steps_per_update(self) -> int:
+        return self.update_epochs * self.num_minibatches
+
+
+def _positive_int(config: ml_collections.ConfigDict, field: str) -> int:
+    value = config[field]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"config.{field}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _in_range(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
+    value = config[field]
+    if not low <= value <= high:
+        raise ValueError(f"config.{field}: expected a value in [{low}, {high}], got {value!r}")
+
+
+def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
+    """Checks the shared config fields and derives the run's sizes.
+
+    Raises:
+      ValueError: naming the config field that is out of range.
+    """
+    num_envs = _positive_int(config, "num_envs")
+    num_steps = _positive_int(config, "num_steps")
+    total = _positive_int(config, "total_timesteps")
+    epochs = _positive_int(config, "update_epochs")
+    minibatches = _positive_int(config, "num_minibatches")
+    batch = num_envs * num_steps
+    if total < batch:
+        raise ValueError(
+            f"config.total_timesteps: {total} is less than one rollout "
+            f"(num_envs * num_steps = {batch})"
+        )
+    if batch % minibatches:
+        raise ValueError(
+            f"config.num_minibatches: {minibatches} does not divide num_envs * num_steps = {batch}"
+        )
+    _in_range(config, "gamma", 0.0, 1.0)
+    _in_range(config, "gae_lambda", 0.0, 1.0)
+    if not config.learning_rate > 0:
+        raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
+    if config.max_grad_norm is not None and not config.max_grad_norm > 0:
+        raise ValueError(f"config.max_grad_norm: expected > 0 or None, got {config.max_grad_norm}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"config.optimizer: got {config.optimizer!r}; accepted: {OPTIMIZERS}")
+    return Sizes(
+        num_envs, num_steps, total // batch, batch, batch // minibatches, minibatches, epochs
+    )
+
+
+def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCritic:
+    """The actor-critic network for ``env``'s action spec, shaped by the config."""
+    try:
+        return make_actor_critic(
+            env.action_spec,
+            hidden=config.hidden,
+            activation=config.activation,
+            shared_torso=config.shared_torso,
+            log_std_init=config.log_std_init,
+        )
+    except ValueError as error:
+        if str(error).startswith(("activation", "hidden")):  # Config fields: say so.
+            raise ValueError(f"config.{error}") from error
+        raise
+
+
+def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.GradientTransformation:
+    """Gradient clipping, then Adam or RMSprop, with PureJaxRL's stepped linear annealing.
+
+    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``.
+    """
+    learning_rate = config.learning_rate
+    if config.anneal_lr:
+        steps, num_updates = sizes.grad_steps_per_update, sizes.num_updates
+
+        def learning_rate(count):
+            return config.learning_rate * (1.0 - (count // steps) / num_updates)
+
+    if config.optimizer == "adam":
+        opt = optax.adam(learning_rate, eps=1e-5)
+    else:
+        opt = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5)
+    if config.max_grad_norm is None:
+        return opt
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
+
+
+class TrainState(NamedTuple):
+    """The whole state of a run: checkpoint it to resume exactly."""
+
+    params: Any  # The actor-critic's parameters.
+    opt_state: optax.OptState
+    rollout: RolloutState  # [B] environments, current observations, episode statistics.
+    key: jax.Array  # [2] uint32: PRNG key of the next update.
+    update: jax.Array  # [] int32: updates done.
+
+
+class Batch(NamedTuple):
+    """A rollout with its advantages and targets: ``[T, B, ...]``, or ``[N, ...]`` flattened."""
+
+    transitions: Transition
+    advantages: jax.Array  # [T, B] (or [T, B, A]): GAE advantages.
+    targets: jax.Array  # [T, B] (or [T, B, A]): λ-return value targets.
+
+
+# objective(params, minibatch [N]) -> (loss [], metrics {name: []}).
+Objective = Callable[[Any, Batch], tuple[jax.Array, Metrics]]
+# update_fn(params, opt_state, batch [T, B], key) -> (params, opt_state, metrics {name: []}).
+UpdateFn = Callable[[Any, Any, Batch, jax.Array], tuple[Any, Any, Metrics]]
+
+
+def forward(model: ActorCritic, params: Any, obs: Any, batch_ndim: int):
+    """``(policy, value)`` of observations with ``batch_ndim`` leading batch axes."""
+    return model.apply(params, flatten_observation(obs, batch_ndim))
+
+
+def minibatch_outputs(model: ActorCritic, params: Any, minibatch: Batch, normalize: bool):
+    """``(policy, value [N], advantages [N])`` of a flat minibatch; advantages are normalized
+    per minibatch when ``normalize`` (the loss functions' shared preamble)."""
+    policy, value = forward(model, params, minibatch.transitions.obs, 1)
+    advantages = minibatch.advantages
+    if normalize:
+        advantages = losses.normalize(advantages)
+    return policy, value, advantages
+
+
+def act(params: Any, obs: Any, key: jax.Array, *, model: ActorCritic):
+    """The rollout policy: ``(action [B, ...], log_prob [B], value [B])`` for ``obs [B, ...]``."""
+    policy, value = forward(model, params, obs, 1)
+    # Not sample_and_log_prob: distrax's broadcasts a sample axis of 1 into the logits' rank.
+    action = policy.sample(seed=key)
+    return action, policy.log_prob(action), value
+
+
+def init_state(
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    model: ActorCritic,
+    optimizer: optax.GradientTransformation,
+    num_envs: int,
+) -> TrainState:
+    """Initial parameters, optimizer state and ``num_envs`` freshly reset environments."""
+    key_params, key_env, key_next = jax.random.split(key, 3)
+    example = flatten_observation(env.observation_spec.generate_value(), 0)
+    params = model.init(key_params, example)
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        rollout=reset(env, key_env, num_envs),
+        key=key_next,
+        update=jnp.zeros((), jnp.int32),
+    )
+
+
+def collect(
+    params: Any,
+    rollout_state: RolloutState,
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    model: ActorCritic,
+    num_steps: int,
+    gamma: float,
+    gae_lambda: float,
+    bootstrap_truncated: bool,
+) -> tuple[RolloutState, Batch]:
+    """Rolls out ``num_steps`` steps and computes advantages and targets (``Batch [T, B]``)."""
+    policy_fn = functools.partial(act, model=model)
+    rollout_state, traj = rollout(env, policy_fn, params, rollout_state, key, num_steps)
+    _, last_value = forward(model, params, rollout_state.obs, 1)
+    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
+    if bootstrap_truncated:
+        # One batched pass over all T·B next observations; gae reads only the episode ends.
+        _, final_value = forward(model, params, traj.next_obs, 2)
+    else:
+        final_value = jnp.zeros_like(traj.value)
+    advantages, targets = gae_time_major(
+        traj.reward,
+        traj.discount,
+        traj.done,
+        values,
+        final_value,
+        gamma=gamma,
+        lambda_=gae_lambda,
+    )
+    return rollout_state, Batch(traj, advantages, targets)
+
+
+def minibatch_step(
+    carry: tuple[Any, Any],
+    minibatch: Batch,
+    *,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+) -> tuple[tuple[Any, Any], Metrics]:
+    """One optimizer step on one minibatch (a scan body)."""
+    params, opt_state = carry
+    (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(params, minibatch)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    return (params, opt_state), {"loss": loss, **metrics}
+
+
+def epoch_step(
+    carry: tuple[Any, Any],
+    key: jax.Array,
+    *,
+    batch: Batch,
+    num_minibatches: int,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+) -> tuple[tuple[Any, Any], Metrics]:
+    """One pass over a flattened ``batch`` ``[N]`` in shuffled minibatches (a scan body)."""
+    if num_minibatches == 1:
+        minibatches = jax.tree.map(lambda x: x[None], batch)  # One full batch: no shuffle.
+    else:
+        minibatches = batching.shuffled_minibatches(key, batch, num_minibatches)
+    body = functools.partial(minibatch_step, objective=objective, optimizer=optimizer)
+    carry, metrics = jax.lax.scan(body, carry, minibatches)
+    return carry, metrics
+
+
+def sgd_update(
+    params: Any,
+    opt_state: Any,
+    batch: Batch,
+    key: jax.Array,
+    *,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+    sizes: Sizes,
+) -> tuple[Any, Any, Metrics]:
+    """``update_epochs`` shuffled minibatch passes over a rollout; metrics averaged over steps."""
+    # next_obs was only needed for bootstrapping; leave it out of the shuffles.
+    batch = batch._replace(transitions=batch.transitions._replace(next_obs=None))
+    flat = batching.merge_leading_axes(batch)
+    body = functools.partial(
+        epoch_step,
+        batch=flat,
+        num_minibatches=sizes.num_minibatches,
+        objective=objective,
+        optimizer=optimizer,
+    )
+    keys = jax.random.split(key, sizes.update_epochs)
+    (params, opt_state), metrics = jax.lax.scan(body, (params, opt_state), keys)
+    return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+
+def episode_metrics(rollout_state: RolloutState, batch: Batch) -> Metrics:
+    """Episode metrics of an update.
+
+    ``episode_return`` / ``episode_length``: mean over environments of each one's last completed
+    episode (PureJaxRL's ``returned_episode_returns``; an environment that has not finished one
+    yet counts 0). ``episodes``: episodes completed in this rollout.
+    """
+    episodes = rollout_state.episodes
+    return {
+        "episode_return": jnp.mean(episodes.returned_episode_return),
+        "episode_length": jnp.mean(episodes.returned_episode_length.astype(jnp.float32)),
+        "episodes": jnp.sum(batch.transitions.done.astype(jnp.int32)),
+    }
+
+
+def train_step(
+    state: TrainState,
+    *,
+    env: AutoResetWrapper,
+    model: ActorCritic,
+    update_fn: UpdateFn,
+    config: ml_collections.ConfigDict,
+    sizes: Sizes,
+) -> tuple[TrainState, Metrics]:
+    """One update: collect a rollout, update the parameters, report metrics (a scan body)."""
+    key, key_rollout, key_update = jax.random.split(state.key, 3)
+    rollout_state, batch = collect(
+        state.params,
+        state.rollout,
+        key_rollout,
+        env=env,
+        model=model,
+        num_steps=sizes.num_steps,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        bootstrap_truncated=config.bootstrap_truncated,
+    )
+    params, opt_state, metrics = update_fn(state.params, state.opt_state, batch, key_update)
+    update = state.update + 1
+    metrics = {
+        **metrics,
+        **episode_metrics(rollout_state, batch),
+        "env_steps": update * sizes.batch_size,
+    }
+    return TrainState(params, opt_state, rollout_state, key, update), metrics
+
+
+class Trainer(NamedTuple):
+    """A trainer's pieces: ``train(key)`` is ``init`` then ``num_updates`` scanned ``step``s."""
+
+    init: Callable[[jax.Array], TrainState]  # key [2] -> TrainState.
+    step: Callable[[TrainState], tuple[TrainState, Metrics]]  # One update (pure, jittable).
+    sizes: Sizes
+    model: ActorCritic
+    optimizer: optax.GradientTransformation
+    env: AutoResetWrapper  # The auto-resetting environment the rollouts use.
+
+
+def build_trainer(
+    config: ml_collections.ConfigDict,
+    env: Environment,
+    *,
+    model: ActorCritic,
+    optimizer: optax.GradientTransformation,
+    update_fn: UpdateFn,
+    sizes: Sizes,
+) -> Trainer:
+    """``init`` and ``step`` around an algorithm's ``update_fn`` (where TRPO and NPG plug in)."""
+    env = auto_reset(env)
+    init = functools.partial(
+        init_state, env=env, model=model, optimizer=optimizer, num_envs=sizes.num_envs
+    )
+    step = functools.partial(
+        train_step, env=env, model=model, update_fn=update_fn, config=config, sizes=sizes
+    )
+    return Trainer(init, step, sizes, model, optimizer, env)
+
+
+def make_sgd_trainer(
+    config: ml_collections.ConfigDict,
+    env: Environment,
+    objective: Callable[..., tuple[jax.Array, Metrics]],
+) -> Trainer:
+    """A trainer whose update is ``sgd_update`` on ``objective(params, minibatch, *, model)``."""
+    sizes = derive_sizes(config)
+    model = make_model(config, env)
+    optimizer = make_optimizer(config, sizes)
+    update_fn = functools.partial(
+        sgd_update,
+        objective=functools.partial(objective, model=model),
+        optimizer=optimizer,
+        sizes=sizes,
+    )
+    return build_trainer(
+        config, env, model=model, optimizer=optimizer, update_fn=update_fn, sizes=sizes
+    )
+
+
+class TrainOutput(NamedTuple):
+    state: TrainState  # The final state.
+    metrics: Metrics  # Every metric, [num_updates].
+
+
+def scan_updates(trainer: Trainer, state: TrainState, num_updates: int) -> TrainOutput:
+    """``num_updates`` updates from ``state`` in one ``lax.scan``."""
+    state, metrics = jax.lax.scan(lambda s, _: trainer.step(s), state, None, length=num_updates)
+    return TrainOutput(state, metrics)
+
+
+def make_train(trainer: Trainer) -> Callable[[jax.Array], TrainOutput]:
+    """PureJaxRL's pure ``train(key) -> TrainOutput``; jit it, vmap it over keys for seeds."""
+
+    def train(key: jax.Array) -> TrainOutput:
+        return scan_updates(trainer, trainer.init(key), trainer.sizes.num_updates)
+
+    return train
