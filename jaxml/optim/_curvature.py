@@ -1,8 +1,9 @@
 """Curvature extra args from a flax model, its params and a batch, in one forward pass.
 
-Every ``nn.Dense`` call is intercepted: its input is recorded, and a zero perturbation is added to
-its output so that one backward pass gives the per-example gradients ``∂ℓ_n/∂s_n`` at labels
-sampled from the model (the true Fisher, as GRNG's notes state). A second backward pass from the
+Every ``nn.Dense`` and 2-D ``nn.Conv`` call is intercepted: its input (a conv's patches) is
+recorded, and a zero perturbation is added to its output so that one backward pass gives the
+per-example gradients ``∂ℓ_n/∂s_n`` at labels sampled from the model (the true Fisher, as GRNG's
+notes state). A second backward pass from the
 same forward gives the gradient at the real labels.
 """
 
@@ -33,11 +34,49 @@ class CurvatureInputs(NamedTuple):
     ]  # params -> mean loss on this batch (extra arg ``loss_fn``).
 
 
-def _record_dense(next_fun, args, kwargs, context):
+def conv_patches(module: nn.Conv, inputs: jax.Array) -> jax.Array:
+    """The patches ``[N, H', W', kh·kw·c_in]`` a 2-D ``nn.Conv`` multiplies by its kernel.
+
+    Ordered like ``kernel.reshape(-1, c_out)``, so ``patches @ that + bias`` is the conv output
+    (Grosse & Martens 2016, arXiv 1602.01407: the input factor is ``E[patch patchᵀ]``).
+    """
+    kernel_size = tuple(module.kernel_size)
+    name = f"model: conv layer {module.name}"
+    if len(kernel_size) != 2 or inputs.ndim != 4:
+        raise ValueError(f"{name}: Kronecker factors support 2-D convs on [N, H, W, C] inputs")
+    if module.feature_group_count != 1:
+        raise ValueError(f"{name}: feature_group_count must be 1 for Kronecker factors")
+    padding = module.padding
+    if isinstance(padding, str) and padding not in ("SAME", "VALID", "SAME_LOWER"):
+        raise ValueError(f"{name}: padding {padding!r}; Kronecker factors need SAME or VALID")
+    if isinstance(padding, int):
+        padding = ((padding, padding),) * 2
+
+    def pair(value):
+        return (1, 1) if value is None else (value,) * 2 if isinstance(value, int) else value
+
+    patches = jax.lax.conv_general_dilated_patches(
+        inputs,
+        kernel_size,
+        pair(module.strides),
+        padding,
+        lhs_dilation=pair(module.input_dilation),
+        rhs_dilation=pair(module.kernel_dilation),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    n, h, w, _ = patches.shape
+    c_in = inputs.shape[-1]
+    # XLA orders a patch's features (c_in, kh, kw); the kernel flattens as (kh, kw, c_in).
+    patches = patches.reshape(n, h, w, c_in, *kernel_size).transpose(0, 1, 2, 4, 5, 3)
+    return patches.reshape(n, h, w, -1)
+
+
+def _record_layer(next_fun, args, kwargs, context):
     module = context.module
-    if not isinstance(module, nn.Dense) or context.method_name != "__call__":
+    if context.method_name != "__call__" or not isinstance(module, nn.Dense | nn.Conv):
         return next_fun(*args, **kwargs)
-    module.sow(_INPUTS, "inputs", args[0])
+    recorded = conv_patches(module, args[0]) if isinstance(module, nn.Conv) else args[0]
+    module.sow(_INPUTS, "inputs", recorded)
     return module.perturb(_OUTPUTS, next_fun(*args, **kwargs))
 
 
@@ -69,7 +108,8 @@ def loss_grads_and_stats(
     """Loss, gradient and the curvature extra args of ``model`` on one batch.
 
     Args:
-      model: a flax module whose dense layers are ``nn.Dense`` (each called once per forward).
+      model: a flax module whose dense layers are ``nn.Dense`` and whose convolutions are 2-D
+        ``nn.Conv`` (each called once per forward); a conv layer's stats hold its patches.
       params: the variables passed to ``model.apply`` and optimized, e.g. ``{"params": ...}``.
       inputs: the batch ``model.apply(params, inputs)`` takes.
       targets: ``[...]`` int labels (categorical) or ``[..., K]`` (gaussian), matching the outputs.
@@ -77,21 +117,21 @@ def loss_grads_and_stats(
       likelihood: ``"categorical"`` (softmax cross-entropy) or ``"gaussian"`` (unit variance).
 
     Returns:
-      :class:`CurvatureInputs`; each position along the leading axes of a dense layer's input
+      :class:`CurvatureInputs`; each position along the leading axes of a layer's input
       (batch, time, ...) counts as one example in its ``LayerStats``.
     """
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r}: must be one of {', '.join(LIKELIHOODS)}")
 
     def forward(params, perturbations):
-        with nn.intercept_methods(_record_dense):
+        with nn.intercept_methods(_record_layer):
             outputs, recorded = model.apply(
                 {**params, "perturbations": perturbations}, inputs, mutable=[_INPUTS]
             )
         return outputs, recorded[_INPUTS]
 
     def shapes():
-        with nn.intercept_methods(_record_dense):
+        with nn.intercept_methods(_record_layer):
             return model.apply(params, inputs, mutable=["perturbations"])[1]["perturbations"]
 
     perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(shapes))
@@ -116,7 +156,7 @@ def loss_grads_and_stats(
         module = path[:-1]
         if len(recorded_inputs) != 1:
             raise ValueError(
-                f"model: dense layer {'/'.join(module)} is called {len(recorded_inputs)} times per "
+                f"model: layer {'/'.join(module)} is called {len(recorded_inputs)} times per "
                 "forward; Kronecker factors need one call per layer"
             )
         (layer_in,) = recorded_inputs

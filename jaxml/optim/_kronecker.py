@@ -19,6 +19,7 @@ with ρ = 0 both are K-FAC.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import chex
@@ -56,14 +57,25 @@ def _is_stats(_, value) -> bool:
     return isinstance(value, LayerStats)
 
 
-def dense_layers(params: Any) -> dict[tuple, bool]:
-    """Paths of every module in ``params`` holding a 2-D ``kernel``, mapped to "has a bias"."""
+def kronecker_layers(params: Any) -> dict[tuple, bool]:
+    """Paths of every layer with a Kronecker-factored block, mapped to "has a bias".
+
+    Those are the modules holding a 2-D ``kernel`` ``[d_in, d_out]`` (``nn.Dense``) or a 4-D one
+    ``[kh, kw, c_in, c_out]`` (``nn.Conv`` in two spatial dimensions, Grosse & Martens 2016,
+    arXiv 1602.01407), whose kernel acts as the matrix ``[kh·kw·c_in, c_out]`` on patches.
+    3-D kernels (``nn.DenseGeneral``, 1-D convolutions) are ambiguous and pass through.
+    """
     flat = traverse_util.flatten_dict(params)
     layers = {}
     for path, leaf in flat.items():
-        if path[-1] == "kernel" and jnp.ndim(leaf) == 2:
+        if path[-1] == "kernel" and jnp.ndim(leaf) in (2, 4):
             layers[path[:-1]] = path[:-1] + ("bias",) in flat
     return layers
+
+
+def kernel_matrix_shape(kernel_shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(d_in, d_out)`` of a kernel seen as a matrix: all axes but the last are inputs."""
+    return math.prod(kernel_shape[:-1]), kernel_shape[-1]
 
 
 def _key(path: tuple) -> str:
@@ -78,7 +90,7 @@ def flat_layer_stats(layer_stats: Any, params: Any) -> dict[tuple, LayerStats]:
             "and sampled-label output gradients); compute it with jaxml.optim.loss_grads_and_stats"
         )
     flat = traverse_util.flatten_dict(layer_stats, is_leaf=_is_stats)
-    layers = dense_layers(params)
+    layers = kronecker_layers(params)
     missing = sorted(_key(p) for p in layers if p not in flat)
     extra = sorted(_key(p) for p in flat if p not in layers)
     if missing or extra:
@@ -89,7 +101,7 @@ def flat_layer_stats(layer_stats: Any, params: Any) -> dict[tuple, LayerStats]:
     for path, stats in flat.items():
         if not isinstance(stats, LayerStats):
             raise ValueError(f"layer_stats[{_key(path)}]: expected LayerStats, got {type(stats)}")
-        d_in, d_out = kernels[path + ("kernel",)].shape
+        d_in, d_out = kernel_matrix_shape(kernels[path + ("kernel",)].shape)
         if stats.inputs.ndim != 2 or stats.inputs.shape[1] != d_in:
             raise ValueError(
                 f"layer_stats[{_key(path)}].inputs: shape {stats.inputs.shape}, "
@@ -206,8 +218,8 @@ def scale_by_kronecker_natural_gradient(
     def init_fn(params):
         factors = {}
         flat_params = traverse_util.flatten_dict(params)
-        for path, has_bias in dense_layers(params).items():
-            d_in, d_out = flat_params[path + ("kernel",)].shape
+        for path, has_bias in kronecker_layers(params).items():
+            d_in, d_out = kernel_matrix_shape(flat_params[path + ("kernel",)].shape)
             eye_a = jnp.eye(d_in + int(has_bias), dtype=jnp.float32)
             eye_g = jnp.eye(d_out, dtype=jnp.float32)
             factors[_key(path)] = LayerFactors(eye_a, eye_g, eye_a, eye_g)
@@ -220,7 +232,7 @@ def scale_by_kronecker_natural_gradient(
         if params is None:
             raise ValueError("params: Kronecker-factored updates need params (layer shapes)")
         stats = flat_layer_stats(layer_stats, params)
-        layers = dense_layers(params)
+        layers = kronecker_layers(params)
         count = state.count
         lam = _value(damping, count).astype(jnp.float32)
         rho_implicit = _value(implicit_rho, count).astype(jnp.float32)
@@ -258,13 +270,15 @@ def scale_by_kronecker_natural_gradient(
         for path, has_bias in layers.items():
             f = new_factors[_key(path)]
             kernel_grad = flat_grads[path + ("kernel",)]
-            stacked = kernel_grad.astype(jnp.float32)
+            stacked = kernel_grad.reshape(kernel_matrix_shape(kernel_grad.shape))
+            stacked = stacked.astype(jnp.float32)
             if has_bias:
                 bias_grad = flat_grads[path + ("bias",)]
                 stacked = jnp.concatenate([stacked, bias_grad[None].astype(jnp.float32)], axis=0)
             direction = f.a_inv @ stacked @ f.g_inv
-            flat_out[path + ("kernel",)] = direction[: kernel_grad.shape[0]].astype(
-                kernel_grad.dtype
+            d_in = stacked.shape[0] - int(has_bias)
+            flat_out[path + ("kernel",)] = (
+                direction[:d_in].reshape(kernel_grad.shape).astype(kernel_grad.dtype)
             )
             if has_bias:
                 flat_out[path + ("bias",)] = direction[-1].astype(bias_grad.dtype)

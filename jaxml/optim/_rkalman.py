@@ -32,8 +32,8 @@ from flax import traverse_util
 from optax._src import numerics
 
 from jaxml.optim._kronecker import (
-    dense_layers,
     flat_layer_stats,
+    kronecker_layers,
     regularized_gradient,
     unflatten_like,
 )
@@ -51,17 +51,20 @@ def diagonal_fisher(params: Any, stats_by_path: dict) -> tuple[Any, jax.Array]:
         k: jnp.zeros(v.shape, jnp.float32) for k, v in traverse_util.flatten_dict(params).items()
     }
     rows = None
-    for path, has_bias in dense_layers(params).items():
+    for path, has_bias in kronecker_layers(params).items():
         stats = stats_by_path[path]
         a2 = jnp.square(stats.inputs.astype(jnp.float32))
         e2 = jnp.square(stats.output_grads.astype(jnp.float32))
         n = a2.shape[0]
         rows = n if rows is None else rows
-        flat[path + ("kernel",)] = a2.T @ e2 / n
+        kernel_shape = flat[path + ("kernel",)].shape
+        flat[path + ("kernel",)] = (a2.T @ e2 / n).reshape(kernel_shape)
         if has_bias:
             flat[path + ("bias",)] = jnp.mean(e2, axis=0)
     if rows is None:
-        raise ValueError("params: R-Kalman needs at least one dense layer (2-D kernel)")
+        raise ValueError(
+            "params: R-Kalman needs at least one dense (2-D kernel) or conv (4-D kernel) layer"
+        )
     return unflatten_like(flat, params), rows
 
 
