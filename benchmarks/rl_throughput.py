@@ -13,6 +13,8 @@ steps, in one process, after compilation; prints training / env-only (1 = learni
 A third figure steps gymnax's own environment (with gymnax's auto-reset) to show the adapter's
 cost.
 
+``--algo`` is any of ppo, a2c, trpo, npg (each at its ``default_config()`` but for the sizes).
+
 Timings on a shared machine vary with its load; each row records the 1-minute load average.
 
   python -m benchmarks.rl_throughput --algo=ppo --env=CartPole-v1 --num_envs=4 \\
@@ -35,9 +37,9 @@ from absl import app, flags
 from jumanji.wrappers import AutoResetWrapper
 
 from jaxml import envs
-from jaxml.rl import a2c, on_policy, ppo
+from jaxml.rl import a2c, npg, on_policy, ppo, trpo
 
-ALGOS = {"ppo": ppo, "a2c": a2c}
+ALGOS = {"ppo": ppo, "a2c": a2c, "trpo": trpo, "npg": npg}
 
 _MODES = flags.DEFINE_list("modes", ["train"], "Any of: train, ratio.")
 _ALGO = flags.DEFINE_enum("algo", "ppo", list(ALGOS), "Trainer (train mode).")

@@ -41,6 +41,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="npg",
+        module="experiments.npg.main",
+        paper="Rank-1 inverse-Fisher natural policy gradient (Huo et al., 2601.18626)",
+        smoke_overrides={
+            "envs": "CartPole-v1",
+            "num_seeds": 1,
+            "total_timesteps": 2048,  # Two TRPO updates (8 x 128); more for the others.
+            "num_chunks": 2,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

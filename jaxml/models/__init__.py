@@ -17,3 +17,11 @@ __all__ = [
     "flatten_observation",
     "make_actor_critic",
 ]
+
+# Multi-agent (shared-parameter, optionally recurrent) actor-critics.
+from jaxml.models.agent_actor_critic import AgentActorCritic as AgentActorCritic  # noqa: E402
+from jaxml.models.agent_actor_critic import (  # noqa: E402
+    make_agent_actor_critic as make_agent_actor_critic,
+)
+
+__all__ += ["AgentActorCritic", "make_agent_actor_critic"]

@@ -50,3 +50,15 @@ __all__ = [
     "update_episode_stats",
     "value_loss",
 ]
+
+# Multi-agent PPO (IPPO, MAPPO) and recurrent policies.
+from jaxml.rl import mappo  # noqa: E402
+from jaxml.rl._rollout import reset_policy_state  # noqa: E402
+
+__all__ += ["mappo", "reset_policy_state"]
+
+# Natural-gradient trainers: TRPO (conjugate gradient + line search) and rank-1 NPG.
+from jaxml.rl import npg, trpo  # noqa: E402
+from jaxml.rl._cg import conjugate_gradient  # noqa: E402
+
+__all__ += ["conjugate_gradient", "npg", "trpo"]

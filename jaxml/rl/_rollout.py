@@ -39,6 +39,8 @@ class Transition(NamedTuple):
     log_prob: jax.Array  # [B] (or [B, A]): log-probability of the action under the policy.
     value: jax.Array  # [B] (or [B, A]): the critic's value of ``obs``.
     next_obs: Any  # [B, *obs_shape]: the observation after the action (an episode's final one).
+    # What ``rollout(..., extras_fn=...)`` kept of each timestep (None without an extras_fn).
+    extras: Any = None
 
 
 class EpisodeStats(NamedTuple):
@@ -60,9 +62,14 @@ class RolloutState(NamedTuple):
     env_state: Any  # [B] batched environment state (holds each environment's key).
     obs: Any  # [B, *obs_shape]: observation the next action will be chosen from.
     episodes: EpisodeStats  # [B]
+    # A recurrent policy's state [B, ...] before the next action, zeroed where an episode
+    # ended; None for feed-forward policies.
+    policy_state: Any = None
 
 
-# policy_fn(params, obs [B, ...], key) -> (action [B, ...], log_prob [B], value [B]).
+# policy_fn(params, obs [B, ...], key) -> (action [B, ...], log_prob [B], value [B]); a
+# recurrent one (RolloutState.policy_state not None) takes and returns the state too:
+# policy_fn(params, obs, key, policy_state) -> (action, log_prob, value, policy_state).
 PolicyFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
 
 
@@ -107,8 +114,14 @@ def to_env_action(action: jax.Array, action_spec: specs.Spec) -> jax.Array:
 
     Discrete actions pass through (cast to the spec's dtype). Float actions are reshaped to
     ``[B, *spec.shape]`` (a Gaussian head samples flat vectors) and clipped to the bounds of a
-    ``BoundedArray``.
+    ``BoundedArray``. A nested ``Spec`` (e.g. the Foraging Games' ``ForagingAction``) takes an
+    action of the same structure, each leaf converted by its own spec.
     """
+    if not isinstance(action_spec, specs.Array):  # Nested: leaves by their specs.
+        leaf_specs = jax.tree.leaves(action_spec._constructor(**action_spec._specs))
+        leaves, treedef = jax.tree.flatten(action)
+        converted = [to_env_action(a, s) for a, s in zip(leaves, leaf_specs, strict=True)]
+        return jax.tree.unflatten(treedef, converted)
     if not jnp.issubdtype(action_spec.dtype, jnp.floating):
         return action.astype(action_spec.dtype)
     action = jnp.reshape(action, (action.shape[0],) + tuple(action_spec.shape))
@@ -126,9 +139,21 @@ def rollout_step(
     env: AutoResetWrapper,
     policy_fn: PolicyFn,
     params: Any,
+    extras_fn: Callable[[Any], Any] | None = None,
 ) -> tuple[RolloutState, Transition]:
-    """One vmapped step of ``B`` environments: act, step, auto-reset, record (a scan body)."""
-    action, log_prob, value = policy_fn(params, state.obs, key)
+    """One vmapped step of ``B`` environments: act, step, auto-reset, record (a scan body).
+
+    A recurrent policy's state is carried and zeroed where an episode ended, so the next
+    episode starts from the initial (zero) state; ``extras_fn(timestep) -> pytree [B, ...]``
+    picks what ``Transition.extras`` keeps of the (batched) timestep.
+    """
+    policy_state = None
+    if state.policy_state is None:
+        action, log_prob, value = policy_fn(params, state.obs, key)
+    else:
+        action, log_prob, value, policy_state = policy_fn(
+            params, state.obs, key, state.policy_state
+        )
     env_state, timestep = jax.vmap(env.step)(
         state.env_state, to_env_action(action, env.action_spec)
     )
@@ -142,9 +167,22 @@ def rollout_step(
         log_prob=log_prob,
         value=value,
         next_obs=timestep.extras["next_obs"],
+        extras=None if extras_fn is None else extras_fn(timestep),
     )
     episodes = update_episode_stats(state.episodes, timestep.reward, done)
-    return RolloutState(env_state, timestep.observation, episodes), transition
+    if policy_state is not None:
+        policy_state = reset_policy_state(policy_state, done)
+    return RolloutState(env_state, timestep.observation, episodes, policy_state), transition
+
+
+def reset_policy_state(policy_state: Any, done: jax.Array) -> Any:
+    """``policy_state`` (leaves ``[B, ...]``) with the entries where ``done`` ``[B]`` zeroed."""
+
+    def reset(x):
+        d = jnp.reshape(done, done.shape + (1,) * (x.ndim - done.ndim))
+        return jnp.where(d, jnp.zeros_like(x), x)
+
+    return jax.tree.map(reset, policy_state)
 
 
 def rollout(
@@ -154,6 +192,7 @@ def rollout(
     state: RolloutState,
     key: jax.Array,
     num_steps: int,
+    extras_fn: Callable[[Any], Any] | None = None,
 ) -> tuple[RolloutState, Transition]:
     """Runs ``num_steps`` steps of the ``B`` environments in ``state`` with ``policy_fn``.
 
@@ -164,9 +203,13 @@ def rollout(
       state: where the environments are (from ``reset`` or a previous rollout).
       key: PRNG key for the actions (environments carry their own keys).
       num_steps: ``T``.
+      extras_fn: optional ``timestep -> pytree``, kept in ``Transition.extras`` (e.g. a win
+        flag read from the environment's extras).
 
     Returns:
       The state after ``T`` steps and the time-major ``Transition`` ``[T, B, ...]``.
     """
-    body = functools.partial(rollout_step, env=env, policy_fn=policy_fn, params=params)
+    body = functools.partial(
+        rollout_step, env=env, policy_fn=policy_fn, params=params, extras_fn=extras_fn
+    )
     return jax.lax.scan(body, state, jax.random.split(key, num_steps))

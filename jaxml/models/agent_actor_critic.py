@@ -1,0 +1,169 @@
+"""Actor-critic networks for multi-agent (and recurrent) policy-gradient trainers.
+
+``AgentActorCritic`` maps each agent's actor input ``[..., A, Da]`` and critic input
+``[..., A, Dc]`` to per-agent logits for one or more categorical heads and a per-agent value
+``[..., A]``. One set of parameters serves every agent (parameter sharing); the trainer makes
+agents' policies differ by appending a one-hot agent id to the inputs
+(``jaxml.rl.mappo.agent_inputs``). The actor and critic are separate MLPs, optionally followed by
+a recurrent cell each (``cell="gru"``: ``nn.GRUCell``; ``"lstm"``: ``nn.OptimizedLSTMCell``),
+as in MAPPO's recurrent policies (Yu et al., arXiv 2103.01955) and the Foraging Games agents
+(an LSTM of 128 units with separate action and message heads; Piriyajitakonkij et al.,
+arXiv 2505.12872).
+
+Factorised heads: an action that is a tuple of categorical parts (the Foraging Games' move and
+message tokens) gets one linear head per part; head ``h`` with extra shape ``S_h`` gives logits
+``[..., A, *S_h, n_h]``. The policy samples parts independently, so its log-probability is the
+sum over heads and over the extra axes (``factorised_log_prob``).
+
+Recurrent state: ``carry`` is ``{"actor": c, "critic": c}`` with ``c`` ``[..., A, H]`` (GRU) or
+``(cell, hidden)`` each ``[..., A, H]`` (LSTM); ``initial_carry`` gives zeros, the state an
+episode starts from (rollouts return to it where an episode ended). Feed-forward
+networks use ``carry = None`` and return it unchanged. Initialisation follows
+``jaxml.models.actor_critic``: orthogonal, gain √2 for hidden layers, 0.01 for policy heads,
+1 for the value head.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxml.models.actor_critic import ACTIVATIONS, Torso
+
+CELLS = ("none", "gru", "lstm")
+MASKED_LOGIT = -1e9  # exp(MASKED_LOGIT - max) is exactly 0 in float32.
+
+
+def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+    return nn.Dense(
+        features,
+        kernel_init=nn.initializers.orthogonal(gain),
+        bias_init=nn.initializers.zeros,
+        name=name,
+    )
+
+
+def _cell(kind: str, size: int, name: str) -> nn.RNNCellBase:
+    if kind == "gru":
+        return nn.GRUCell(size, name=name)
+    return nn.OptimizedLSTMCell(size, name=name)
+
+
+def initial_carry(cell: str, size: int, batch_shape: tuple[int, ...]) -> Any:
+    """Zero recurrent state ``{"actor", "critic"}`` for ``batch_shape`` (e.g. ``(B, A)``)."""
+    if cell == "none":
+        return None
+    zeros = jnp.zeros(tuple(batch_shape) + (size,), jnp.float32)
+    one = zeros if cell == "gru" else (zeros, zeros)
+    return {"actor": one, "critic": one}
+
+
+class AgentActorCritic(nn.Module):
+    """Per-agent categorical heads and values from actor and critic inputs.
+
+    Attributes:
+      head_sizes: number of values ``n_h`` of each categorical head.
+      head_shapes: extra shape ``S_h`` of each head (``()`` for one choice per agent,
+        ``(L,)`` for ``L`` message tokens).
+      hidden: hidden widths of the actor's and the critic's MLPs.
+      activation: a name in ``ACTIVATIONS``.
+      cell: ``"none"``, ``"gru"`` or ``"lstm"`` (a cell after each MLP).
+      rnn_size: the cell's width ``H``.
+
+    ``__call__(carry, actor_in [..., A, Da], critic_in [..., A, Dc])
+    -> (carry, logits (tuple of [..., A, *S_h, n_h]), value [..., A])``.
+    """
+
+    head_sizes: tuple[int, ...]
+    head_shapes: tuple[tuple[int, ...], ...]
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    cell: str = "none"
+    rnn_size: int = 128
+
+    @nn.compact
+    def __call__(self, carry: Any, actor_in: jax.Array, critic_in: jax.Array):
+        x = Torso(tuple(self.hidden), self.activation, name="actor_torso")(actor_in)
+        v = Torso(tuple(self.hidden), self.activation, name="critic_torso")(critic_in)
+        if self.cell != "none":
+            actor_carry, x = _cell(self.cell, self.rnn_size, "actor_cell")(carry["actor"], x)
+            critic_carry, v = _cell(self.cell, self.rnn_size, "critic_cell")(carry["critic"], v)
+            carry = {"actor": actor_carry, "critic": critic_carry}
+        logits = []
+        for i, (n, shape) in enumerate(zip(self.head_sizes, self.head_shapes, strict=True)):
+            out = _dense(n * math.prod(shape), 0.01, name=f"policy_head_{i}")(x)
+            logits.append(jnp.reshape(out, out.shape[:-1] + tuple(shape) + (n,)))
+        value = _dense(1, 1.0, name="value_head")(v)[..., 0]
+        return carry, tuple(logits), value
+
+
+def make_agent_actor_critic(
+    head_sizes: Sequence[int],
+    head_shapes: Sequence[Sequence[int]],
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "tanh",
+    cell: str = "none",
+    rnn_size: int = 128,
+) -> AgentActorCritic:
+    """An ``AgentActorCritic`` after checking its arguments (``ValueError`` names the bad one)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: got {activation!r}; accepted: {', '.join(ACTIVATIONS)}")
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden or min(hidden) <= 0:
+        raise ValueError(f"hidden: expected positive widths, got {hidden}")
+    if cell not in CELLS:
+        raise ValueError(f"recurrent: got {cell!r}; accepted: {CELLS}")
+    if int(rnn_size) <= 0:
+        raise ValueError(f"rnn_size: expected a positive integer, got {rnn_size!r}")
+    return AgentActorCritic(
+        tuple(int(n) for n in head_sizes),
+        tuple(tuple(int(s) for s in shape) for shape in head_shapes),
+        hidden,
+        activation,
+        cell,
+        int(rnn_size),
+    )
+
+
+def mask_logits(logits: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """Logits with unavailable actions (``mask`` False) set to ``MASKED_LOGIT`` (probability 0)."""
+    if mask is None:
+        return logits
+    return jnp.where(mask, logits, jnp.full_like(logits, MASKED_LOGIT))
+
+
+def factorised_sample(key: jax.Array, logits: Sequence[jax.Array]) -> tuple[jax.Array, ...]:
+    """One int32 sample per head, each ``logits[h].shape[:-1]``, heads independent."""
+    keys = jax.random.split(key, len(logits))
+    return tuple(
+        jax.random.categorical(k, lg, axis=-1).astype(jnp.int32)
+        for k, lg in zip(keys, logits, strict=True)
+    )
+
+
+def factorised_log_prob(
+    logits: Sequence[jax.Array], actions: Sequence[jax.Array], agent_ndim: int
+) -> jax.Array:
+    """``Σ_h log π_h(a_h)`` over heads and their extra axes: ``[*batch]`` where ``batch`` is the
+    first ``agent_ndim`` axes of the actions (e.g. ``[B, A]``)."""
+    total = 0.0
+    for lg, a in zip(logits, actions, strict=True):
+        log_p = jax.nn.log_softmax(lg, axis=-1)
+        chosen = jnp.take_along_axis(log_p, a[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        total = total + jnp.sum(jnp.reshape(chosen, chosen.shape[:agent_ndim] + (-1,)), -1)
+    return total
+
+
+def factorised_entropy(logits: Sequence[jax.Array], agent_ndim: int) -> jax.Array:
+    """Entropy of the factorised policy (the sum of the heads'): ``[*batch]``."""
+    total = 0.0
+    for lg in logits:
+        log_p = jax.nn.log_softmax(lg, axis=-1)
+        ent = -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+        total = total + jnp.sum(jnp.reshape(ent, ent.shape[:agent_ndim] + (-1,)), -1)
+    return total

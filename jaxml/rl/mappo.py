@@ -1,0 +1,646 @@
+"""IPPO and MAPPO: PPO for cooperative multi-agent environments with shared parameters.
+
+- MAPPO: Yu, Velu, Vinitsky, Gao, Wang, Bayen, Wu. "The Surprising Effectiveness of PPO in
+  Cooperative Multi-Agent Games", arXiv 2103.01955 (centralised critic on the global state).
+- IPPO: de Witt, Gupta, Makoviichuk, Makoviychuk, Torr, Sun, Whiteson. "Is Independent Learning
+  All You Need in the StarCraft Multi-Agent Challenge?", arXiv 2011.09533 (each agent's critic
+  sees only its own observation).
+
+Environments follow jaxml's multi-agent API: the agent axis comes first in every per-agent
+array (``[A, ...]``; ``[B, A, ...]`` batched), rewards and discounts are ``[A]``, the episode
+ends for all agents at once. Every agent acts with the same actor parameters; a one-hot agent id
+appended to its input (``config.agent_id``) lets the agents' policies differ.
+
+How an environment advertises what the trainer reads (observation fields by name; the
+observation is a NamedTuple, a chex dataclass or a dict):
+
+- ``action_mask`` ``[A, n]`` bool (SMAX): unavailable actions of the first action head get
+  logit ``MASKED_LOGIT``, so they have probability 0 and are never sampled.
+- ``world_state`` ``[S]`` (SMAX, MABrax): the global state. MAPPO's critic
+  (``config.critic = "centralised"``) sees ``world_state`` plus the agent's one-hot id; without
+  a ``world_state`` field it sees the concatenation of every agent's observation instead.
+  IPPO's critic (``"decentralised"``) sees the agent's own observation and id, like the actor.
+- every other field is per agent (leading axis ``A``) and is flattened and concatenated into
+  the agent's observation.
+
+Actions: the action spec is a ``MultiDiscreteArray`` ``[A, *S]`` or a nested ``Spec`` of them
+(the Foraging Games' ``ForagingAction(action=[A], message=[A, L])``). Each leaf is one
+categorical head; the policy samples heads independently and its log-probability is their sum
+(a factorised categorical), per agent ``[B, A]``. Advantages (GAE, per agent on ``[T, B, A]``)
+and the PPO loss are per agent; the loss averages over samples and agents.
+
+Recurrent policies (``config.recurrent = "gru" | "lstm"``): the actor and the critic each end
+with a cell whose state is carried through the rollout and zeroed when an episode ends. The
+state at the start of each rollout is stored, so the update replays every environment's whole
+sequence from it (minibatches are sets of environments, not of time steps: ``num_minibatches``
+must divide ``num_envs``); at the first epoch the replay reproduces the rollout's
+log-probabilities, so the PPO ratio starts at 1. With one agent this is recurrent PPO
+(``as_multi_agent`` gives a single-agent environment an agent axis of 1).
+
+The loop reuses ``jaxml.rl.on_policy`` (sizes, optimizer, ``sgd_update``/``epoch_step``,
+episode metrics, ``Trainer``/``make_train``) and ``jaxml.rl.rollout``/``gae_time_major``::
+
+    import jax
+    from jaxml import envs
+    from jaxml.rl import mappo
+
+    env = envs.make("jaxmarl/SMAX", scenario="3m")
+    train = mappo.make_train(mappo.default_config("mappo"), env)
+    out = jax.jit(train)(jax.random.PRNGKey(0))
+    out.metrics["win_rate"]  # [num_updates]
+
+Metrics add ``win_rate``: the share of episodes ending in this rollout that were won (SMAX: the
+enemy team wiped out, i.e. a termination with an ally alive; Foraging Games: ``extras
+["success"]``); 0 when none ended, ``episodes`` counts them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jumanji import specs
+from jumanji.env import Environment
+from jumanji.types import TimeStep
+
+from jaxml.models.agent_actor_critic import (
+    AgentActorCritic,
+    factorised_entropy,
+    factorised_log_prob,
+    factorised_sample,
+    initial_carry,
+    make_agent_actor_critic,
+    mask_logits,
+)
+from jaxml.rl import on_policy, ppo
+from jaxml.rl._gae import gae_time_major
+from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state, rollout
+from jaxml.rl.losses import normalize, ppo_loss
+from jaxml.rl.on_policy import Batch, Metrics, Trainer, TrainOutput, TrainState
+
+CRITICS = ("centralised", "decentralised")
+RECURRENT = ("none", "gru", "lstm")
+ALGORITHMS = {"mappo": "centralised", "ippo": "decentralised"}
+MASK_FIELD = "action_mask"
+STATE_FIELD = "world_state"
+
+
+def default_config(algorithm: str = "mappo") -> ml_collections.ConfigDict:
+    """PPO's fields (``ppo.default_config``) at multi-agent values, plus:
+
+    ``critic`` (``"centralised"`` for MAPPO, ``"decentralised"`` for IPPO), ``recurrent``
+    (``"none"`` | ``"gru"`` | ``"lstm"``), ``rnn_size`` and ``agent_id`` (append a one-hot agent
+    id to the inputs).
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm: got {algorithm!r}; accepted: {tuple(ALGORITHMS)}")
+    config = ppo.default_config()
+    config.update(
+        num_envs=64,
+        num_steps=128,
+        total_timesteps=1_000_000,
+        update_epochs=4,
+        num_minibatches=4,
+        learning_rate=5e-4,
+        hidden=(64, 64),
+        activation="relu",
+        ent_coef=0.01,
+    )
+    config.critic = ALGORITHMS[algorithm]
+    config.recurrent = "none"
+    config.rnn_size = 128
+    config.agent_id = True
+    return config
+
+
+class Layout(NamedTuple):
+    """What the trainer reads from an environment's specs (static Python values)."""
+
+    num_agents: int  # A.
+    head_sizes: tuple[int, ...]  # n_h per action leaf.
+    head_shapes: tuple[tuple[int, ...], ...]  # S_h per action leaf (after the agent axis).
+    valid: tuple[np.ndarray, ...]  # [A, *S_h, n_h] bool: values inside each leaf's num_values.
+    treedef: Any  # Structure of the environment's action (a leaf for a plain array spec).
+
+
+def _leaf_specs(spec: specs.Spec) -> tuple[list[specs.Spec], Any]:
+    if isinstance(spec, specs.Array):
+        return [spec], jax.tree.structure(0)
+    return jax.tree.flatten(spec._constructor(**spec._specs))
+
+
+def action_layout(action_spec: specs.Spec) -> Layout:
+    """The categorical heads of a (nested) multi-discrete ``action_spec`` with agent axis first.
+
+    Raises:
+      ValueError: for leaves that are not discrete or disagree on the agent axis.
+    """
+    leaves, treedef = _leaf_specs(action_spec)
+    sizes, shapes, valid, agents = [], [], [], set()
+    for leaf in leaves:
+        if isinstance(leaf, specs.MultiDiscreteArray):
+            num_values = np.asarray(leaf.num_values)
+        elif isinstance(leaf, specs.DiscreteArray):
+            raise ValueError(
+                f"action_spec: {leaf!r} has no agent axis; multi-agent trainers need a "
+                "MultiDiscreteArray [A, ...] (wrap single-agent envs with as_multi_agent)"
+            )
+        else:
+            raise ValueError(
+                f"action_spec: no categorical head for {leaf!r}; accepted: MultiDiscreteArray "
+                "leaves with the agent axis first"
+            )
+        if num_values.ndim == 0:
+            raise ValueError(f"action_spec: {leaf!r} has no agent axis")
+        agents.add(num_values.shape[0])
+        n = int(num_values.max())
+        sizes.append(n)
+        shapes.append(tuple(int(s) for s in num_values.shape[1:]))
+        valid.append(np.arange(n) < num_values[..., None])
+    if len(agents) != 1:
+        raise ValueError(f"action_spec: leaves disagree on the agent axis: {sorted(agents)}")
+    return Layout(agents.pop(), tuple(sizes), tuple(shapes), tuple(valid), treedef)
+
+
+def _fields(obs: Any) -> dict[str, Any]:
+    if isinstance(obs, Mapping):
+        return dict(obs)
+    if hasattr(obs, "_asdict"):
+        return dict(obs._asdict())
+    if dataclasses.is_dataclass(obs):
+        return {f.name: getattr(obs, f.name) for f in dataclasses.fields(obs)}
+    return {"observation": obs}
+
+
+def agent_inputs(
+    obs: Any, num_agents: int, batch_ndim: int, *, centralised: bool, agent_id: bool
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """``(actor_in [*b, A, Da], critic_in [*b, A, Dc], action_mask [*b, A, n] | None)``.
+
+    See the module docstring for the fields read; ``batch_ndim`` leading axes ``*b`` precede the
+    agent axis.
+    """
+    fields = _fields(obs)
+    mask = fields.pop(MASK_FIELD, None)
+    world = fields.pop(STATE_FIELD, None)
+    parts = []
+    for name, x in sorted(fields.items()):
+        batch = x.shape[:batch_ndim]
+        if x.ndim <= batch_ndim or x.shape[batch_ndim] != num_agents:
+            raise ValueError(
+                f"observation.{name}: expected the agent axis ({num_agents}) after "
+                f"{batch_ndim} batch axes, got shape {x.shape}"
+            )
+        parts.append(jnp.reshape(x, batch + (num_agents, -1)).astype(jnp.float32))
+    own = jnp.concatenate(parts, axis=-1)
+    batch = own.shape[:batch_ndim]
+    ids = [jnp.broadcast_to(jnp.eye(num_agents), batch + (num_agents, num_agents))]
+    ids = ids if agent_id else []
+    actor_in = jnp.concatenate([own, *ids], axis=-1)
+    if not centralised:
+        return actor_in, actor_in, mask
+    if world is None:
+        world = jnp.reshape(own, batch + (-1,))  # Fallback: every agent's observation.
+    world = jnp.reshape(world, batch + (-1,)).astype(jnp.float32)
+    world = jnp.broadcast_to(world[..., None, :], batch + (num_agents, world.shape[-1]))
+    return actor_in, jnp.concatenate([world, *ids], axis=-1), mask
+
+
+class Policy(NamedTuple):
+    """The network with the environment's layout: everything that maps observations to actions."""
+
+    model: AgentActorCritic
+    layout: Layout
+    centralised: bool
+    agent_id: bool
+
+    def apply(self, params: Any, obs: Any, carry: Any, batch_ndim: int):
+        """``(carry, masked logits per head [*b, A, *S_h, n_h], value [*b, A])``."""
+        actor_in, critic_in, mask = agent_inputs(
+            obs,
+            self.layout.num_agents,
+            batch_ndim,
+            centralised=self.centralised,
+            agent_id=self.agent_id,
+        )
+        carry, logits, value = self.model.apply(params, carry, actor_in, critic_in)
+        masked = []
+        for h, (lg, valid) in enumerate(zip(logits, self.layout.valid, strict=True)):
+            keep = jnp.broadcast_to(jnp.asarray(valid), lg.shape)
+            if h == 0 and mask is not None:
+                keep = keep & jnp.broadcast_to(mask.astype(bool), lg.shape)
+            masked.append(mask_logits(lg, keep))
+        return carry, tuple(masked), value
+
+    def env_action(self, actions: tuple[jax.Array, ...]) -> Any:
+        return jax.tree.unflatten(self.layout.treedef, list(actions))
+
+    def heads(self, action: Any) -> tuple[jax.Array, ...]:
+        return tuple(jax.tree.leaves(action))
+
+
+def act(params: Any, obs: Any, key: jax.Array, carry: Any = None, *, policy: Policy):
+    """The rollout policy: ``(action, log_prob [B, A], value [B, A](, carry))`` for ``obs [B]``."""
+    new_carry, logits, value = policy.apply(params, obs, carry, 1)
+    actions = factorised_sample(key, logits)
+    log_prob = factorised_log_prob(logits, actions, 2)
+    out = (policy.env_action(actions), log_prob, value)
+    return out if carry is None else (*out, new_carry)
+
+
+def unroll(policy: Policy, params: Any, obs: Any, done: jax.Array, carry: Any):
+    """Replays ``T`` steps of a recurrent policy from ``carry`` ``[B, ...]``, zeroing it after
+    each ``done`` ``[T, B]`` as the rollout does.
+
+    Returns:
+      ``(logits per head [T, B, A, ...], values [T, B, A], carries [T, B, ...])``; ``carries[t]``
+      is the state after step ``t`` before any reset (what the episode's next observation would
+      be evaluated from).
+    """
+
+    def body(carry, inputs):
+        obs_t, done_t = inputs
+        new_carry, logits, value = policy.apply(params, obs_t, carry, 1)
+        return reset_policy_state(new_carry, done_t), (logits, value, new_carry)
+
+    _, (logits, values, carries) = jax.lax.scan(body, carry, (obs, done))
+    return logits, values, carries
+
+
+class SequenceBatch(NamedTuple):
+    """A recurrent rollout: ``batch`` ``[T, B, ...]`` and the policy state it started from."""
+
+    batch: Batch
+    initial_state: Any  # [B, A, H] (LSTM: a pair), the state before the rollout's first step.
+
+
+def _won(timestep: TimeStep) -> dict[str, jax.Array]:
+    """``{"won": [B] bool}``: the episode was won at this step (see the module docstring)."""
+    extras = timestep.extras
+    if "success" in extras:
+        won = extras["success"]
+    else:  # SMAX: a termination with an ally alive means the enemy team was wiped out.
+        terminated = timestep.last() & (timestep.discount[..., 0] == 0)
+        won = terminated & ~jnp.all(extras["agent_dead"], axis=-1)
+    return {"won": jnp.asarray(won, bool)}
+
+
+def outcome_fn(env: Environment):
+    """``_won`` when ``env``'s extras say who won (``success`` or SMAX's ``agent_dead``)."""
+    extras = jax.eval_shape(env.reset, jax.random.PRNGKey(0))[1].extras
+    return _won if ("success" in extras or "agent_dead" in extras) else None
+
+
+def collect(
+    params: Any,
+    rollout_state: RolloutState,
+    key: jax.Array,
+    *,
+    env: Environment,
+    policy: Policy,
+    config: ml_collections.ConfigDict,
+    extras_fn: Any,
+) -> tuple[RolloutState, Batch | SequenceBatch]:
+    """Rolls out ``num_steps`` steps and computes per-agent advantages and targets."""
+    initial_state = rollout_state.policy_state
+    recurrent = initial_state is not None
+    rollout_state, traj = rollout(
+        env,
+        functools.partial(act, policy=policy),
+        params,
+        rollout_state,
+        key,
+        config.num_steps,
+        extras_fn=extras_fn,
+    )
+    _, _, last_value = policy.apply(params, rollout_state.obs, rollout_state.policy_state, 1)
+    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
+    if not config.bootstrap_truncated:
+        final_value = jnp.zeros_like(traj.value)
+    elif recurrent:  # The final observation continues from the state after the last step.
+        _, _, carries = unroll(policy, params, traj.obs, traj.done, initial_state)
+        _, _, final_value = policy.apply(params, traj.next_obs, carries, 2)
+    else:
+        _, _, final_value = policy.apply(params, traj.next_obs, None, 2)
+    advantages, targets = gae_time_major(
+        traj.reward,
+        traj.discount,
+        traj.done,
+        values,
+        final_value,
+        gamma=config.gamma,
+        lambda_=config.gae_lambda,
+    )
+    batch = Batch(traj, advantages, targets)
+    return rollout_state, SequenceBatch(batch, initial_state) if recurrent else batch
+
+
+def ppo_terms(
+    logits: tuple[jax.Array, ...],
+    value: jax.Array,
+    batch: Batch,
+    *,
+    policy: Policy,
+    config: ml_collections.ConfigDict,
+) -> tuple[jax.Array, Metrics]:
+    """PPO's loss over every (sample, agent) pair of a minibatch with ``[*b, A]`` leaves."""
+    t = batch.transitions
+    ndim = t.log_prob.ndim  # Batch axes plus the agent axis.
+    log_prob = factorised_log_prob(logits, policy.heads(t.action), ndim)
+    entropy = factorised_entropy(logits, ndim)
+    advantages = batch.advantages
+    if config.normalize_advantages:
+        advantages = normalize(advantages)
+
+    def flat(x):
+        return jnp.reshape(x, (-1,))
+
+    return ppo_loss(
+        flat(log_prob),
+        flat(t.log_prob),
+        flat(advantages),
+        flat(value),
+        flat(t.value),
+        flat(batch.targets),
+        flat(entropy),
+        clip_eps=config.clip_eps,
+        vf_coef=config.vf_coef,
+        ent_coef=config.ent_coef,
+        value_clip_eps=config.clip_eps if config.clip_value else None,
+    )
+
+
+def objective(params: Any, minibatch: Batch, *, policy: Policy, config) -> tuple[Any, Metrics]:
+    """Feed-forward: PPO's loss on a flat minibatch ``[N, A, ...]`` (for ``sgd_update``)."""
+    _, logits, value = policy.apply(params, minibatch.transitions.obs, None, 1)
+    return ppo_terms(logits, value, minibatch, policy=policy, config=config)
+
+
+def sequence_objective(
+    params: Any, minibatch: SequenceBatch, *, policy: Policy, config
+) -> tuple[Any, Metrics]:
+    """Recurrent: PPO's loss on whole sequences of a minibatch of environments ``[Bm, T]``."""
+    batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), minibatch.batch)  # [T, Bm, ...]
+    t = batch.transitions
+    logits, value, _ = unroll(policy, params, t.obs, t.done, minibatch.initial_state)
+    return ppo_terms(logits, value, batch, policy=policy, config=config)
+
+
+def sequence_sgd_update(
+    params: Any,
+    opt_state: Any,
+    batch: SequenceBatch,
+    key: jax.Array,
+    *,
+    objective: Any,
+    optimizer: Any,
+    sizes: on_policy.Sizes,
+) -> tuple[Any, Any, Metrics]:
+    """``update_epochs`` passes of shuffled minibatches of environments (``on_policy.epoch_step``
+    over the environment axis), each replaying its environments' sequences."""
+    transitions = batch.batch.transitions._replace(next_obs=None, extras=None)
+    env_major = jax.tree.map(
+        lambda x: jnp.swapaxes(x, 0, 1), batch.batch._replace(transitions=transitions)
+    )
+    body = functools.partial(
+        on_policy.epoch_step,
+        batch=SequenceBatch(env_major, batch.initial_state),
+        num_minibatches=sizes.num_minibatches,
+        objective=objective,
+        optimizer=optimizer,
+    )
+    keys = jax.random.split(key, sizes.update_epochs)
+    (params, opt_state), metrics = jax.lax.scan(body, (params, opt_state), keys)
+    return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+
+def flat_sgd_update(params, opt_state, batch: Batch, key, **kwargs):
+    """``on_policy.sgd_update`` without the rollout's extras (they are for metrics only)."""
+    batch = batch._replace(transitions=batch.transitions._replace(extras=None))
+    return on_policy.sgd_update(params, opt_state, batch, key, **kwargs)
+
+
+def win_metrics(batch: Batch | SequenceBatch) -> Metrics:
+    """``win_rate``: the share of this rollout's finished episodes that were won (0 if none)."""
+    if isinstance(batch, SequenceBatch):
+        batch = batch.batch
+    t = batch.transitions
+    if t.extras is None:
+        return {}
+    ended = jnp.sum(t.done.astype(jnp.float32))
+    wins = jnp.sum((t.extras["won"] & t.done).astype(jnp.float32))
+    return {"win_rate": wins / jnp.maximum(ended, 1.0)}
+
+
+def init_state(
+    key: jax.Array, *, env: Environment, policy: Policy, optimizer, config
+) -> TrainState:
+    """Initial parameters, optimizer state, ``num_envs`` reset environments and zero states."""
+    key_params, key_env, key_next = jax.random.split(key, 3)
+    num_agents = policy.layout.num_agents
+    example = env.observation_spec.generate_value()
+    actor_in, critic_in, _ = agent_inputs(
+        example, num_agents, 0, centralised=policy.centralised, agent_id=policy.agent_id
+    )
+    carry = initial_carry(config.recurrent, config.rnn_size, (num_agents,))
+    params = policy.model.init(key_params, carry, actor_in, critic_in)
+    rollout_state = reset(env, key_env, config.num_envs)
+    carry = initial_carry(config.recurrent, config.rnn_size, (config.num_envs, num_agents))
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        rollout=rollout_state._replace(policy_state=carry),
+        key=key_next,
+        update=jnp.zeros((), jnp.int32),
+    )
+
+
+def train_step(
+    state: TrainState,
+    *,
+    env: Environment,
+    policy: Policy,
+    update_fn: Any,
+    config: ml_collections.ConfigDict,
+    sizes: on_policy.Sizes,
+    extras_fn: Any,
+) -> tuple[TrainState, Metrics]:
+    """One update: collect, update, report (a scan body; ``on_policy.train_step``'s shape)."""
+    key, key_rollout, key_update = jax.random.split(state.key, 3)
+    rollout_state, batch = collect(
+        state.params,
+        state.rollout,
+        key_rollout,
+        env=env,
+        policy=policy,
+        config=config,
+        extras_fn=extras_fn,
+    )
+    params, opt_state, metrics = update_fn(state.params, state.opt_state, batch, key_update)
+    update = state.update + 1
+    plain = batch.batch if isinstance(batch, SequenceBatch) else batch
+    metrics = {
+        **metrics,
+        **on_policy.episode_metrics(rollout_state, plain),
+        **win_metrics(batch),
+        "env_steps": update * sizes.batch_size,
+    }
+    return TrainState(params, opt_state, rollout_state, key, update), metrics
+
+
+def _check(config: ml_collections.ConfigDict) -> None:
+    for field in ("critic", "recurrent", "rnn_size", "agent_id"):
+        if field not in config:
+            raise ValueError(f"config.{field}: missing; start from mappo.default_config()")
+    if config.critic not in CRITICS:
+        raise ValueError(f"config.critic: got {config.critic!r}; accepted: {CRITICS}")
+    if config.recurrent not in RECURRENT:
+        raise ValueError(f"config.recurrent: got {config.recurrent!r}; accepted: {RECURRENT}")
+    on_policy._positive_int(config, "rnn_size")
+    if config.agent_id not in (True, False):
+        raise ValueError(f"config.agent_id: expected a bool, got {config.agent_id!r}")
+    ppo._check(config)
+
+
+def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
+    """The shared-parameter network and the layout of ``env``'s actions (config checked)."""
+    layout = action_layout(env.action_spec)
+    try:
+        model = make_agent_actor_critic(
+            layout.head_sizes,
+            layout.head_shapes,
+            hidden=config.hidden,
+            activation=config.activation,
+            cell=config.recurrent,
+            rnn_size=config.rnn_size,
+        )
+    except ValueError as error:
+        raise ValueError(f"config.{error}") from error
+    obs_fields = _fields(env.observation_spec.generate_value())
+    mask = obs_fields.get(MASK_FIELD)
+    if mask is not None and (
+        layout.head_shapes[0] != () or mask.shape != (layout.num_agents, layout.head_sizes[0])
+    ):
+        raise ValueError(
+            f"observation.{MASK_FIELD}: shape {mask.shape} does not fit the first action head "
+            f"[{layout.num_agents}, {layout.head_sizes[0]}]"
+        )
+    return Policy(model, layout, config.critic == "centralised", bool(config.agent_id))
+
+
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+    """IPPO's or MAPPO's ``init(key)`` and ``step(state)`` for the multi-agent ``env``.
+
+    Raises:
+      ValueError: naming the config field (or the env's spec) that does not fit.
+    """
+    _check(config)
+    sizes = on_policy.derive_sizes(config)
+    recurrent = config.recurrent != "none"
+    if recurrent and config.num_envs % config.num_minibatches:
+        raise ValueError(
+            f"config.num_minibatches: {config.num_minibatches} does not divide num_envs = "
+            f"{config.num_envs} (recurrent policies minibatch over environments)"
+        )
+    policy = make_policy(config, env)
+    optimizer = on_policy.make_optimizer(config, sizes)
+    env = auto_reset(env)
+    loss = sequence_objective if recurrent else objective
+    update_fn = functools.partial(
+        sequence_sgd_update if recurrent else flat_sgd_update,
+        objective=functools.partial(loss, policy=policy, config=config),
+        optimizer=optimizer,
+        sizes=sizes,
+    )
+    init = functools.partial(init_state, env=env, policy=policy, optimizer=optimizer, config=config)
+    step = functools.partial(
+        train_step,
+        env=env,
+        policy=policy,
+        update_fn=update_fn,
+        config=config,
+        sizes=sizes,
+        extras_fn=outcome_fn(env),
+    )
+    return Trainer(init, step, sizes, policy, optimizer, env)
+
+
+class AsMultiAgent(Environment):
+    """A single-agent environment with an agent axis of 1, so ``mappo`` trains it as PPO.
+
+    Observations (one array), rewards and discounts gain a leading axis of 1; a
+    ``DiscreteArray(n)`` action becomes ``MultiDiscreteArray([n])`` and the environment receives
+    ``action[0]``. With ``config.recurrent = "gru" | "lstm"`` this is recurrent PPO (the agent
+    id is a constant input then; IPPO and MAPPO coincide up to the critic's input).
+    """
+
+    def __init__(self, env: Environment):
+        if not isinstance(env.action_spec, specs.DiscreteArray):
+            raise ValueError(f"env: action_spec {env.action_spec!r}; accepted: DiscreteArray")
+        if not isinstance(env.observation_spec, specs.Array):
+            raise ValueError("env: accepted only a single-array observation_spec")
+        self.env = env
+        super().__init__()
+
+    def __repr__(self) -> str:
+        return f"AsMultiAgent({self.env!r})"
+
+    def _lift(self, timestep: TimeStep) -> TimeStep:
+        return timestep.replace(
+            observation=timestep.observation[None],
+            reward=jnp.reshape(timestep.reward, (1,)),
+            discount=jnp.reshape(timestep.discount, (1,)),
+        )
+
+    def reset(self, key):
+        state, timestep = self.env.reset(key)
+        return state, self._lift(timestep)
+
+    def step(self, state, action):
+        state, timestep = self.env.step(state, action[0].astype(self.env.action_spec.dtype))
+        return state, self._lift(timestep)
+
+    @property
+    def observation_spec(self) -> specs.Spec:
+        spec = self.env.observation_spec
+        return specs.Array((1, *spec.shape), spec.dtype, spec.name)
+
+    @property
+    def action_spec(self) -> specs.Spec:
+        n = self.env.action_spec.num_values
+        return specs.MultiDiscreteArray(jnp.asarray([n], jnp.int32), jnp.int32, "action")
+
+    @property
+    def reward_spec(self) -> specs.Spec:
+        return specs.Array((1,), jnp.float32, "reward")
+
+    @property
+    def discount_spec(self) -> specs.Spec:
+        return specs.BoundedArray((1,), jnp.float32, 0.0, 1.0, "discount")
+
+
+def make_train(config: ml_collections.ConfigDict, env: Environment):
+    """PureJaxRL's pure ``train(key) -> TrainOutput``; jit it, vmap it over keys for seeds."""
+    return on_policy.make_train(make_trainer(config, env))
+
+
+__all__ = [
+    "AsMultiAgent",
+    "Policy",
+    "SequenceBatch",
+    "TrainOutput",
+    "act",
+    "action_layout",
+    "agent_inputs",
+    "default_config",
+    "make_policy",
+    "make_train",
+    "make_trainer",
+    "unroll",
+]
