@@ -38,7 +38,8 @@ ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.sil
 ACTION_KINDS = ("discrete", "continuous")
 
 
-def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+def orthogonal_dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+    """``nn.Dense`` with orthogonal kernel init of ``gain`` and zero bias (PureJaxRL's init)."""
     return nn.Dense(
         features,
         kernel_init=nn.initializers.orthogonal(gain),
@@ -57,7 +58,7 @@ class Torso(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = act(_dense(width, math.sqrt(2.0))(x))
+            x = act(orthogonal_dense(width, math.sqrt(2.0))(x))
         return x
 
 
@@ -73,7 +74,7 @@ class Actor(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> distrax.Distribution:
         x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
-        out = _dense(self.action_dim, 0.01, name="policy_head")(x)
+        out = orthogonal_dense(self.action_dim, 0.01, name="policy_head")(x)
         if self.action_kind == "discrete":
             return distrax.Categorical(logits=out)
         log_std = self.param(
@@ -92,7 +93,7 @@ class Critic(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
-        return _dense(1, 1.0, name="value_head")(x)[..., 0]
+        return orthogonal_dense(1, 1.0, name="value_head")(x)[..., 0]
 
 
 class ActorCritic(nn.Module):
@@ -151,6 +152,16 @@ def action_head(action_spec: specs.Spec) -> tuple[str, int]:
     )
 
 
+def check_torso(hidden: Sequence[int], activation: str) -> tuple[int, ...]:
+    """The torso widths as a tuple; ``ValueError`` names a bad ``hidden`` or ``activation``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: got {activation!r}; accepted: {', '.join(ACTIVATIONS)}")
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden or min(hidden) <= 0:
+        raise ValueError(f"hidden: expected positive widths, got {hidden}")
+    return hidden
+
+
 def make_actor_critic(
     action_spec: specs.Spec,
     hidden: Sequence[int] = (64, 64),
@@ -159,11 +170,7 @@ def make_actor_critic(
     log_std_init: float = 0.0,
 ) -> ActorCritic:
     """An ``ActorCritic`` whose head fits ``action_spec`` (see ``action_head``)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: got {activation!r}; accepted: {', '.join(ACTIVATIONS)}")
-    hidden = tuple(int(h) for h in hidden)
-    if not hidden or min(hidden) <= 0:
-        raise ValueError(f"hidden: expected positive widths, got {hidden}")
+    hidden = check_torso(hidden, activation)
     kind, dim = action_head(action_spec)
     return ActorCritic(kind, dim, hidden, activation, bool(shared_torso), float(log_std_init))
 

@@ -33,19 +33,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxml.models.actor_critic import ACTIVATIONS, Torso
+from jaxml.models.actor_critic import Torso, check_torso, orthogonal_dense
 
 CELLS = ("none", "gru", "lstm")
 MASKED_LOGIT = -1e9  # exp(MASKED_LOGIT - max) is exactly 0 in float32.
-
-
-def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
-    return nn.Dense(
-        features,
-        kernel_init=nn.initializers.orthogonal(gain),
-        bias_init=nn.initializers.zeros,
-        name=name,
-    )
 
 
 def _cell(kind: str, size: int, name: str) -> nn.RNNCellBase:
@@ -96,9 +87,9 @@ class AgentActorCritic(nn.Module):
             carry = {"actor": actor_carry, "critic": critic_carry}
         logits = []
         for i, (n, shape) in enumerate(zip(self.head_sizes, self.head_shapes, strict=True)):
-            out = _dense(n * math.prod(shape), 0.01, name=f"policy_head_{i}")(x)
+            out = orthogonal_dense(n * math.prod(shape), 0.01, name=f"policy_head_{i}")(x)
             logits.append(jnp.reshape(out, out.shape[:-1] + tuple(shape) + (n,)))
-        value = _dense(1, 1.0, name="value_head")(v)[..., 0]
+        value = orthogonal_dense(1, 1.0, name="value_head")(v)[..., 0]
         return carry, tuple(logits), value
 
 
@@ -111,11 +102,7 @@ def make_agent_actor_critic(
     rnn_size: int = 128,
 ) -> AgentActorCritic:
     """An ``AgentActorCritic`` after checking its arguments (``ValueError`` names the bad one)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: got {activation!r}; accepted: {', '.join(ACTIVATIONS)}")
-    hidden = tuple(int(h) for h in hidden)
-    if not hidden or min(hidden) <= 0:
-        raise ValueError(f"hidden: expected positive widths, got {hidden}")
+    hidden = check_torso(hidden, activation)
     if cell not in CELLS:
         raise ValueError(f"recurrent: got {cell!r}; accepted: {CELLS}")
     if int(rnn_size) <= 0:
