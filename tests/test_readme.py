@@ -1,5 +1,6 @@
 """The README's example runs as written and does what its comments say."""
 
+import math
 import re
 
 import pytest
@@ -38,3 +39,19 @@ def test_readme_rl_example_reaches_cartpole_returns(capsys):
     exec(compile(code, "README.md", "exec"), {})
     returns = [float(x) for x in re.findall(r"[\d.]+", capsys.readouterr().out.split("[")[-1])]
     assert len(returns) == 4 and min(returns) >= 450, returns
+
+
+@pytest.mark.slow
+def test_readme_research_examples_run(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
+    (al,) = [b for b in blocks if "from jaxml.al import" in b]
+    namespace = {}
+    exec(compile(al, "README.md", "exec"), namespace)
+    assert {row["strategy"] for row in namespace["rows"]} == {"caal", "random"}
+    (scd,) = [b for b in blocks if "from jaxml import diffusion" in b]
+    exec(compile(scd, "README.md", "exec"), {})
+    assert float(capsys.readouterr().out.split()[-1]) < 0.01  # Mean |‖x‖ − 1| of the samples.
+    (theory,) = [b for b in blocks if "from jaxml.theory import" in b]
+    exec(compile(theory, "README.md", "exec"), {})
+    numbers = [float(x) for x in capsys.readouterr().out.split()]
+    assert len(numbers) == 4 and all(map(math.isfinite, numbers))

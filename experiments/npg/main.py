@@ -1,11 +1,10 @@
 """Rank-1 NPG (arXiv 2601.18626) vs A2C, PPO and TRPO: returns against steps and wall-clock.
 
 For each environment and algorithm one runner job trains ``num_seeds`` seeds at once (vmap) in
-``num_chunks`` chunks; the curves are the seed mean with a 95% normal confidence band
-(1.96 · std / √seeds) of each chunk's ``episode_return`` (the mean over environments of each one's
-last finished episode). Wall-clock is the job's time per update after compilation (the first
-chunk, which compiles, is left out of the rate) times the update index. The budget is rounded
-down to a whole number of equal chunks.
+``num_chunks`` chunks; the curves (``experiments.rl_common``) are the seed mean with a 95%
+normal confidence band of each chunk's ``episode_return`` (the mean over environments of each
+one's last finished episode), against environment steps and against wall-clock after
+compilation. ``--mesh`` splits each run's environments over the local devices.
 
   python -m experiments.npg.main --preset=quick --workdir=results/quick/npg
 """
@@ -13,18 +12,15 @@ down to a whole number of equal chunks.
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 
-import jax
 import ml_collections
 import numpy as np
 
 from experiments.npg.config import ALGOS, get_config
+from experiments.rl_common import apply_overrides, train_curves
 from jaxml import envs
 from jaxml.rl import a2c, npg, ppo, trpo
-from jaxml.utils import runner
 from jaxml.utils.config import ConfigError, check_base, check_positive
 from jaxml.utils.plotting import plt
 
@@ -40,27 +36,12 @@ def make_env(name: str):
     return envs.make(name if "/" in name else f"gymnax/{name}")
 
 
-def parse_overrides(text: str) -> dict:
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        field, _, value = item.partition("=")
-        try:
-            out[field.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[field.strip()] = value.strip()
-    return out
-
-
 def algo_config(config: ml_collections.ConfigDict, algo: str, env_name: str):
     algo_cfg = MODULES[algo].default_config()
     algo_cfg.total_timesteps = (
         config.brax_total_timesteps if env_name.startswith("brax/") else config.total_timesteps
     )
-    for field, value in parse_overrides(config.overrides[algo]).items():
-        if field not in algo_cfg:
-            raise ConfigError(f"--config.overrides.{algo}: unknown field {field!r}")
-        algo_cfg[field] = value
-    return algo_cfg
+    return apply_overrides(algo_cfg, config.overrides[algo], f"overrides.{algo}")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -80,48 +61,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def run_one(config, algo: str, env_name: str, workdir: Path, resume: bool) -> dict:
     """Trains ``num_seeds`` seeds of ``algo`` on ``env_name``; returns curves and final returns."""
-    algo_cfg = algo_config(config, algo, env_name)
-    trainer = MODULES[algo].make_trainer(algo_cfg, make_env(env_name))
-    # Equal chunks (the budget rounded down to a multiple of the chunk): a shorter last chunk
-    # would compile again inside the timed part and distort the wall-clock axis.
-    chunk = max(1, trainer.sizes.num_updates // config.num_chunks)
-    num_updates = (trainer.sizes.num_updates // chunk) * chunk
-    keys = runner.seed_keys(config.seed, config.num_seeds)
-    start = time.perf_counter()
-    result = runner.run(
-        jax.vmap(trainer.step),
-        jax.jit(jax.vmap(trainer.init))(keys),
-        num_steps=num_updates,
-        workdir=workdir,
-        chunk_size=chunk,
-        resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
-        num_seeds=config.num_seeds,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
-        description=f"{env_name}/{algo}",
-    )
-    seconds = time.perf_counter() - start
-    history = result.history
-    per_seed = np.array(
-        [r.get("episode_return_per_seed", [r["episode_return"]]) for r in history], np.float64
-    )
-    updates = np.array([r["step"] for r in history])
-    rate = result.warm_steps_per_second  # Updates per second after compilation.
-    return {
-        "algo": algo,
-        "env": env_name,
-        "env_steps": (updates * trainer.sizes.batch_size).tolist(),
-        "wall_seconds": (updates / rate).tolist() if rate else None,
-        "return_mean": per_seed.mean(axis=1).tolist(),
-        "return_ci95": (1.96 * per_seed.std(axis=1) / math.sqrt(per_seed.shape[1])).tolist(),
-        "final_per_seed": per_seed[-1].tolist(),
-        "env_steps_per_second": rate * trainer.sizes.batch_size * config.num_seeds
-        if rate
-        else None,
-        "job_seconds": seconds,
-    }
+    trainer = MODULES[algo].make_trainer(algo_config(config, algo, env_name), make_env(env_name))
+    curves = train_curves(trainer, config, workdir, resume, description=f"{env_name}/{algo}")
+    return {"algo": algo, "env": env_name, **curves}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
@@ -143,7 +85,8 @@ def plot(records: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(2, len(env_names), figsize=(4.5 * len(env_names), 7), squeeze=False)
     for col, env_name in enumerate(env_names):
         for r in (r for r in records if r["env"] == env_name):
-            mean, ci = np.asarray(r["return_mean"]), np.asarray(r["return_ci95"])
+            curve = r["episode_return"]
+            mean, ci = np.asarray(curve["mean"]), np.asarray(curve["ci95"])
             style = {"lw": 2.0} if r["algo"] == "npg" else {"lw": 1.0}
             for row, x in ((0, r["env_steps"]), (1, r["wall_seconds"])):
                 if x is None:
@@ -179,7 +122,7 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
     for env_name in env_names:
         cells = []
         for algo in algos:
-            v = np.asarray(by[(env_name, algo)]["final_per_seed"])
+            v = np.asarray(by[(env_name, algo)]["episode_return"]["final_per_seed"])
             cells.append(f"{v.mean():.1f} ± {v.std():.1f}")
         lines.append(f"| {env_name} | " + " | ".join(cells) + " |")
     lines += ["", "| env | algo | job seconds (incl. compile) | env steps/s (all seeds, warm) |",

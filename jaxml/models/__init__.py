@@ -25,3 +25,22 @@ from jaxml.models.agent_actor_critic import (  # noqa: E402
 )
 
 __all__ += ["AgentActorCritic", "make_agent_actor_critic"]
+
+# Diffusion denoiser backbone and the residual networks of the generalization-bound study.
+from jaxml.models.resnet import NeuralODE as NeuralODE  # noqa: E402
+from jaxml.models.resnet import ResidualWeights as ResidualWeights  # noqa: E402
+from jaxml.models.resnet import ResNet as ResNet  # noqa: E402
+from jaxml.models.resnet import dead_zone as dead_zone  # noqa: E402
+from jaxml.models.resnet import ode_weights as ode_weights  # noqa: E402
+from jaxml.models.resnet import resnet_weights as resnet_weights  # noqa: E402
+from jaxml.models.unet import UNet as UNet  # noqa: E402
+
+__all__ += [
+    "NeuralODE",
+    "ResNet",
+    "ResidualWeights",
+    "UNet",
+    "dead_zone",
+    "ode_weights",
+    "resnet_weights",
+]

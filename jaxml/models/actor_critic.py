@@ -14,6 +14,10 @@ Heads, chosen from an environment's ``action_spec`` by ``make_actor_critic``:
   state-independent log standard deviation; actions ``[..., d]``. The environment sees them
   reshaped to ``S`` and clipped to the bounds (``jaxml.rl.to_env_action``), while the
   log-probabilities stay those of the unclipped sample.
+- the same with ``squash="tanh"`` (a ``BoundedArray`` with finite bounds): a ``TanhGaussian``,
+  the Gaussian pushed through ``low + (high − low)·(tanh(u) + 1)/2``, so every action lies
+  inside the bounds and its log-probability carries the change of variables (as in SAC, Haarnoja
+  et al., arXiv 1801.01290, appendix C).
 
 Parameters live under ``params["params"]["actor"]`` (hidden layers, policy head, log-std) and
 ``params["params"]["critic"]`` (hidden layers, value head), plus ``["torso"]`` when shared, so an
@@ -35,7 +39,56 @@ import numpy as np
 from jumanji import specs
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
-ACTION_KINDS = ("discrete", "continuous")
+ACTION_KINDS = ("discrete", "continuous", "tanh_gaussian")
+SQUASHES = ("clip", "tanh")
+# Squashed actions are kept this far inside (−1, 1) before atanh: tanh(u) rounds to ±1 in
+# float32 once |u| > 9, and atanh(±1) = ±inf would make the log-probability of a sampled action
+# infinite when a later update re-evaluates it.
+_TANH_EDGE = 1e-6
+
+
+class ScaledTanh(distrax.Bijector):
+    """``y = low + (high − low)·(tanh(u) + 1)/2`` elementwise, with a stable log-Jacobian."""
+
+    def __init__(self, low: jax.Array, high: jax.Array):
+        super().__init__(event_ndims_in=0)
+        self.low, self.high = jnp.asarray(low), jnp.asarray(high)
+        self._log_half_range = jnp.log((self.high - self.low) / 2.0)
+
+    def forward_log_det_jacobian(self, u: jax.Array) -> jax.Array:
+        # log(1 − tanh²u) = 2·(log 2 − u − softplus(−2u)), exact for large |u|.
+        return 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)) + self._log_half_range
+
+    def forward_and_log_det(self, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+        y = self.low + (self.high - self.low) * (jnp.tanh(u) + 1.0) / 2.0
+        return y, self.forward_log_det_jacobian(u)
+
+    def inverse_and_log_det(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        unit = 2.0 * (y - self.low) / (self.high - self.low) - 1.0
+        u = jnp.arctanh(jnp.clip(unit, -1.0 + _TANH_EDGE, 1.0 - _TANH_EDGE))
+        return u, -self.forward_log_det_jacobian(u)
+
+
+class TanhGaussian(distrax.Transformed):
+    """A diagonal Gaussian squashed into ``[low, high]`` by ``ScaledTanh`` (event shape ``[d]``).
+
+    ``sample`` and ``log_prob`` are exact. The entropy of a squashed Gaussian has no closed form:
+    ``entropy()`` is the pre-squash Gaussian's (what the entropy bonus regularises), and
+    ``kl_divergence`` between two of them with the same bounds is that of their Gaussians, which
+    a bijection leaves unchanged (exact).
+    """
+
+    def __init__(self, loc: jax.Array, scale_diag: jax.Array, low: jax.Array, high: jax.Array):
+        base = distrax.MultivariateNormalDiag(loc=loc, scale_diag=scale_diag)
+        super().__init__(base, distrax.Block(ScaledTanh(low, high), ndims=1))
+
+    def entropy(self) -> jax.Array:
+        return self.distribution.entropy()
+
+    def kl_divergence(self, other_dist, **kwargs) -> jax.Array:
+        if not isinstance(other_dist, TanhGaussian):
+            raise ValueError(f"other_dist: expected a TanhGaussian, got {type(other_dist)}")
+        return self.distribution.kl_divergence(other_dist.distribution, **kwargs)
 
 
 def orthogonal_dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
@@ -70,6 +123,9 @@ class Actor(nn.Module):
     hidden: Sequence[int] = ()
     activation: str = "tanh"
     log_std_init: float = 0.0
+    # tanh_gaussian only: the flat action bounds, [d] each.
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> distrax.Distribution:
@@ -81,6 +137,10 @@ class Actor(nn.Module):
             "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
         )
         scale = jnp.broadcast_to(jnp.exp(log_std), out.shape)
+        if self.action_kind == "tanh_gaussian":
+            low = jnp.broadcast_to(jnp.asarray(self.action_low, out.dtype), out.shape)
+            high = jnp.broadcast_to(jnp.asarray(self.action_high, out.dtype), out.shape)
+            return TanhGaussian(out, scale, low, high)
         return distrax.MultivariateNormalDiag(loc=out, scale_diag=scale)
 
 
@@ -100,12 +160,14 @@ class ActorCritic(nn.Module):
     """Policy and value of a flat observation.
 
     Attributes:
-      action_kind: ``"discrete"`` (Categorical head) or ``"continuous"`` (diagonal Gaussian).
+      action_kind: ``"discrete"`` (Categorical head), ``"continuous"`` (diagonal Gaussian) or
+        ``"tanh_gaussian"`` (``TanhGaussian`` inside ``action_low``/``action_high``).
       action_dim: number of actions (discrete) or flat action size ``d`` (continuous).
       hidden: hidden widths of each torso.
       activation: a name in ``ACTIVATIONS``.
       shared_torso: one torso feeds both heads (else separate actor and critic MLPs).
       log_std_init: initial log standard deviation of the Gaussian head.
+      action_low, action_high: flat action bounds ``[d]`` of the tanh-Gaussian head.
 
     ``__call__(obs [..., obs_dim]) -> (policy with batch shape [...], value [...])``. Parameters:
     ``{"actor": {...}, "critic": {...}}`` (plus ``"torso"`` when shared), each network's head
@@ -118,6 +180,8 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
     shared_torso: bool = False
     log_std_init: float = 0.0
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[distrax.Distribution, jax.Array]:
@@ -126,7 +190,7 @@ class ActorCritic(nn.Module):
             obs = Torso(self.hidden, self.activation, name="torso")(obs)
         actor = Actor(
             self.action_kind, self.action_dim, own, self.activation, self.log_std_init,
-            name="actor",
+            self.action_low, self.action_high, name="actor",
         )  # fmt: skip
         critic = Critic(own, self.activation, name="critic")
         return actor(obs), critic(obs)
@@ -162,17 +226,47 @@ def check_torso(hidden: Sequence[int], activation: str) -> tuple[int, ...]:
     return hidden
 
 
+def _flat_bounds(action_spec: specs.Spec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Finite flat bounds ``([d], [d])`` of a float ``BoundedArray`` (for the tanh head)."""
+    if not isinstance(action_spec, specs.BoundedArray):
+        raise ValueError(
+            f"squash: 'tanh' needs a BoundedArray action_spec with finite bounds, got "
+            f"{action_spec!r}; use squash='clip'"
+        )
+    shape = tuple(action_spec.shape)
+    low = np.broadcast_to(np.asarray(action_spec.minimum, np.float64), shape).reshape(-1)
+    high = np.broadcast_to(np.asarray(action_spec.maximum, np.float64), shape).reshape(-1)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+        raise ValueError(
+            f"squash: 'tanh' needs finite bounds with maximum > minimum, got {action_spec!r}"
+        )
+    return tuple(low.tolist()), tuple(high.tolist())
+
+
 def make_actor_critic(
     action_spec: specs.Spec,
     hidden: Sequence[int] = (64, 64),
     activation: str = "tanh",
     shared_torso: bool = False,
     log_std_init: float = 0.0,
+    squash: str = "clip",
 ) -> ActorCritic:
-    """An ``ActorCritic`` whose head fits ``action_spec`` (see ``action_head``)."""
+    """An ``ActorCritic`` whose head fits ``action_spec`` (see ``action_head``).
+
+    ``squash`` (continuous actions only): ``"clip"`` samples a Gaussian and clips it to the bounds
+    on the way to the environment; ``"tanh"`` uses a ``TanhGaussian`` inside the bounds.
+    """
     hidden = check_torso(hidden, activation)
+    if squash not in SQUASHES:
+        raise ValueError(f"squash: got {squash!r}; accepted: {', '.join(SQUASHES)}")
     kind, dim = action_head(action_spec)
-    return ActorCritic(kind, dim, hidden, activation, bool(shared_torso), float(log_std_init))
+    low, high = (), ()
+    if kind == "continuous" and squash == "tanh":
+        kind = "tanh_gaussian"
+        low, high = _flat_bounds(action_spec)
+    return ActorCritic(
+        kind, dim, hidden, activation, bool(shared_torso), float(log_std_init), low, high
+    )
 
 
 def flatten_observation(obs: Any, batch_ndim: int) -> jax.Array:

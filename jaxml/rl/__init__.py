@@ -62,3 +62,8 @@ from jaxml.rl import npg, trpo  # noqa: E402
 from jaxml.rl._cg import conjugate_gradient  # noqa: E402
 
 __all__ += ["conjugate_gradient", "npg", "trpo"]
+
+# Seed-vmapped, mesh-sharded runs through jaxml.utils.runner.
+from jaxml.rl._launch import TrainerRun, run_trainer, shard_env_axis  # noqa: E402
+
+__all__ += ["TrainerRun", "run_trainer", "shard_env_axis"]

@@ -38,7 +38,7 @@ log-probabilities, so the PPO ratio starts at 1. With one agent this is recurren
 (``as_multi_agent`` gives a single-agent environment an agent axis of 1).
 
 The loop reuses ``jaxml.rl.on_policy`` (sizes, optimizer, ``sgd_update``/``epoch_step``,
-episode metrics, ``Trainer``/``make_train``) and ``jaxml.rl.rollout``/``gae_time_major``::
+episode metrics, ``rollout_and_gae``, ``train_step``, ``Trainer``/``make_train``)::
 
     import jax
     from jaxml import envs
@@ -79,8 +79,7 @@ from jaxml.models.agent_actor_critic import (
     mask_logits,
 )
 from jaxml.rl import on_policy, ppo
-from jaxml.rl._gae import gae_time_major
-from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state, rollout
+from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state
 from jaxml.rl.losses import normalize, ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, Trainer, TrainOutput, TrainState
 
@@ -297,6 +296,34 @@ def outcome_fn(env: Environment):
     return _won if ("success" in extras or "agent_dead" in extras) else None
 
 
+def bootstrap(
+    params: Any,
+    rollout_state: RolloutState,
+    traj: Any,
+    initial_state: Any,
+    *,
+    policy: Policy,
+    bootstrap_truncated: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """``on_policy.rollout_and_gae``'s ``bootstrap_fn``: values ``[B, A]`` and ``[T, B, A]``."""
+    if initial_state is None:
+        return on_policy.feedforward_bootstrap(
+            params,
+            rollout_state,
+            traj,
+            initial_state,
+            value_fn=lambda p, obs, ndim: policy.apply(p, obs, None, ndim)[2],
+            bootstrap_truncated=bootstrap_truncated,
+        )
+    _, _, last_value = policy.apply(params, rollout_state.obs, rollout_state.policy_state, 1)
+    if not bootstrap_truncated:
+        return last_value, jnp.zeros_like(traj.value)
+    # A final observation continues from the state after its step: replay the rollout for it.
+    _, _, carries = unroll(policy, params, traj.obs, traj.done, initial_state)
+    _, _, final_value = policy.apply(params, traj.next_obs, carries, 2)
+    return last_value, final_value
+
+
 def collect(
     params: Any,
     rollout_state: RolloutState,
@@ -309,36 +336,21 @@ def collect(
 ) -> tuple[RolloutState, Batch | SequenceBatch]:
     """Rolls out ``num_steps`` steps and computes per-agent advantages and targets."""
     initial_state = rollout_state.policy_state
-    recurrent = initial_state is not None
-    rollout_state, traj = rollout(
-        env,
-        functools.partial(act, policy=policy),
+    rollout_state, batch = on_policy.rollout_and_gae(
         params,
         rollout_state,
         key,
-        config.num_steps,
+        env=env,
+        act_fn=functools.partial(act, policy=policy),
+        bootstrap_fn=functools.partial(
+            bootstrap, policy=policy, bootstrap_truncated=config.bootstrap_truncated
+        ),
+        num_steps=config.num_steps,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
         extras_fn=extras_fn,
     )
-    _, _, last_value = policy.apply(params, rollout_state.obs, rollout_state.policy_state, 1)
-    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
-    if not config.bootstrap_truncated:
-        final_value = jnp.zeros_like(traj.value)
-    elif recurrent:  # The final observation continues from the state after the last step.
-        _, _, carries = unroll(policy, params, traj.obs, traj.done, initial_state)
-        _, _, final_value = policy.apply(params, traj.next_obs, carries, 2)
-    else:
-        _, _, final_value = policy.apply(params, traj.next_obs, None, 2)
-    advantages, targets = gae_time_major(
-        traj.reward,
-        traj.discount,
-        traj.done,
-        values,
-        final_value,
-        gamma=config.gamma,
-        lambda_=config.gae_lambda,
-    )
-    batch = Batch(traj, advantages, targets)
-    return rollout_state, SequenceBatch(batch, initial_state) if recurrent else batch
+    return rollout_state, batch if initial_state is None else SequenceBatch(batch, initial_state)
 
 
 def ppo_terms(
@@ -461,37 +473,10 @@ def init_state(
     )
 
 
-def train_step(
-    state: TrainState,
-    *,
-    env: Environment,
-    policy: Policy,
-    update_fn: Any,
-    config: ml_collections.ConfigDict,
-    sizes: on_policy.Sizes,
-    extras_fn: Any,
-) -> tuple[TrainState, Metrics]:
-    """One update: collect, update, report (a scan body; ``on_policy.train_step``'s shape)."""
-    key, key_rollout, key_update = jax.random.split(state.key, 3)
-    rollout_state, batch = collect(
-        state.params,
-        state.rollout,
-        key_rollout,
-        env=env,
-        policy=policy,
-        config=config,
-        extras_fn=extras_fn,
-    )
-    params, opt_state, metrics = update_fn(state.params, state.opt_state, batch, key_update)
-    update = state.update + 1
+def rollout_metrics(rollout_state: RolloutState, batch: Batch | SequenceBatch) -> Metrics:
+    """``on_policy.episode_metrics`` plus ``win_rate`` (``on_policy.train_step``'s metrics_fn)."""
     plain = batch.batch if isinstance(batch, SequenceBatch) else batch
-    metrics = {
-        **metrics,
-        **on_policy.episode_metrics(rollout_state, plain),
-        **win_metrics(batch),
-        "env_steps": update * sizes.batch_size,
-    }
-    return TrainState(params, opt_state, rollout_state, key, update), metrics
+    return {**on_policy.episode_metrics(rollout_state, plain), **win_metrics(batch)}
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
@@ -559,14 +544,15 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer
         sizes=sizes,
     )
     init = functools.partial(init_state, env=env, policy=policy, optimizer=optimizer, config=config)
+    collect_fn = functools.partial(
+        collect, env=env, policy=policy, config=config, extras_fn=outcome_fn(env)
+    )
     step = functools.partial(
-        train_step,
-        env=env,
-        policy=policy,
+        on_policy.train_step,
+        collect_fn=collect_fn,
         update_fn=update_fn,
-        config=config,
         sizes=sizes,
-        extras_fn=outcome_fn(env),
+        metrics_fn=rollout_metrics,
     )
     return Trainer(init, step, sizes, policy, optimizer, env)
 

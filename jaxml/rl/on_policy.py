@@ -2,9 +2,10 @@
 
 One update of ``B = num_envs`` environments:
 
-1. ``collect``: roll the policy out for ``T = num_steps`` steps (``rollout``), value the
-   observation after the last step and, for truncated episodes, their final observations, and
-   compute advantages and λ-return targets with ``gae_time_major``. Gives a ``Batch`` ``[T, B]``.
+1. ``collect`` (``rollout_and_gae``, which MAPPO shares): roll the policy out for
+   ``T = num_steps`` steps (``rollout``), value the observation after the last step and, for
+   truncated episodes, their final observations, and compute advantages and λ-return targets
+   with ``gae_time_major``. Gives a ``Batch`` ``[T, B]``.
 2. ``update_fn(params, opt_state, batch, key)``: the algorithm's parameter update. For
    gradient-based methods ``sgd_update`` runs ``update_epochs`` epochs, each a shuffle of the
    ``T·B`` samples into ``num_minibatches`` minibatches and one optimizer step on each, with the
@@ -19,7 +20,8 @@ environment, model and algorithm, and ``make_train`` turns that into PureJaxRL's
 Config fields read here (``base_config`` has them all): ``num_envs``, ``num_steps``,
 ``total_timesteps``, ``update_epochs``, ``num_minibatches``, ``learning_rate``, ``anneal_lr``,
 ``optimizer`` (``adam`` | ``rmsprop``), ``max_grad_norm``, ``gamma``, ``gae_lambda``,
-``bootstrap_truncated``, ``hidden``, ``activation``, ``shared_torso``, ``log_std_init``.
+``bootstrap_truncated``, ``hidden``, ``activation``, ``shared_torso``, ``log_std_init``,
+``action_squash``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def base_config() -> ml_collections.ConfigDict:
             "activation": "tanh",
             "shared_torso": False,
             "log_std_init": 0.0,  # Gaussian heads only.
+            # Continuous actions: "clip" (Gaussian, clipped to the bounds) or "tanh" (a
+            # tanh-squashed Gaussian inside the bounds; needs a bounded action spec).
+            "action_squash": "clip",
         }
     )
 
@@ -144,8 +149,11 @@ def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCrit
             activation=config.activation,
             shared_torso=config.shared_torso,
             log_std_init=config.log_std_init,
+            squash=config.action_squash,
         )
     except ValueError as error:
+        if str(error).startswith("squash"):
+            raise ValueError(f"config.action_{error}") from error
         if str(error).startswith(("activation", "hidden")):  # Config fields: say so.
             raise ValueError(f"config.{error}") from error
         raise
@@ -240,6 +248,62 @@ def init_state(
     )
 
 
+def rollout_and_gae(
+    params: Any,
+    rollout_state: RolloutState,
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    act_fn: Callable[..., Any],
+    bootstrap_fn: Callable[..., tuple[jax.Array, jax.Array]],
+    num_steps: int,
+    gamma: float,
+    gae_lambda: float,
+    extras_fn: Callable[..., Any] | None = None,
+) -> tuple[RolloutState, Batch]:
+    """Rolls ``act_fn`` out for ``num_steps`` steps; advantages and targets by GAE (``[T, B]``).
+
+    ``bootstrap_fn(params, rollout_state, traj, initial_policy_state) -> (last_value [B, ...],
+    final_value [T, B, ...])`` values the observation after the last step and each step's final
+    observation (read by GAE only where an episode was truncated); ``initial_policy_state`` is
+    the recurrent state the rollout started from (None for feed-forward policies).
+    """
+    initial_policy_state = rollout_state.policy_state
+    rollout_state, traj = rollout(
+        env, act_fn, params, rollout_state, key, num_steps, extras_fn=extras_fn
+    )
+    last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
+    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
+    advantages, targets = gae_time_major(
+        traj.reward,
+        traj.discount,
+        traj.done,
+        values,
+        final_value,
+        gamma=gamma,
+        lambda_=gae_lambda,
+    )
+    return rollout_state, Batch(traj, advantages, targets)
+
+
+def feedforward_bootstrap(
+    params: Any,
+    rollout_state: RolloutState,
+    traj: Transition,
+    initial_policy_state: Any,
+    *,
+    value_fn: Callable[[Any, Any, int], jax.Array],
+    bootstrap_truncated: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """``bootstrap_fn`` of a feed-forward critic ``value_fn(params, obs, batch_ndim)``."""
+    del initial_policy_state
+    last_value = value_fn(params, rollout_state.obs, 1)
+    if not bootstrap_truncated:
+        return last_value, jnp.zeros_like(traj.value)
+    # One batched pass over all T·B next observations; gae reads only the episode ends.
+    return last_value, value_fn(params, traj.next_obs, 2)
+
+
 def collect(
     params: Any,
     rollout_state: RolloutState,
@@ -252,26 +316,22 @@ def collect(
     gae_lambda: float,
     bootstrap_truncated: bool,
 ) -> tuple[RolloutState, Batch]:
-    """Rolls out ``num_steps`` steps and computes advantages and targets (``Batch [T, B]``)."""
-    policy_fn = functools.partial(act, model=model)
-    rollout_state, traj = rollout(env, policy_fn, params, rollout_state, key, num_steps)
-    _, last_value = forward(model, params, rollout_state.obs, 1)
-    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
-    if bootstrap_truncated:
-        # One batched pass over all T·B next observations; gae reads only the episode ends.
-        _, final_value = forward(model, params, traj.next_obs, 2)
-    else:
-        final_value = jnp.zeros_like(traj.value)
-    advantages, targets = gae_time_major(
-        traj.reward,
-        traj.discount,
-        traj.done,
-        values,
-        final_value,
+    """``rollout_and_gae`` for a single-agent ``ActorCritic`` (``Batch [T, B]``)."""
+    return rollout_and_gae(
+        params,
+        rollout_state,
+        key,
+        env=env,
+        act_fn=functools.partial(act, model=model),
+        bootstrap_fn=functools.partial(
+            feedforward_bootstrap,
+            value_fn=lambda p, obs, ndim: forward(model, p, obs, ndim)[1],
+            bootstrap_truncated=bootstrap_truncated,
+        ),
+        num_steps=num_steps,
         gamma=gamma,
-        lambda_=gae_lambda,
+        gae_lambda=gae_lambda,
     )
-    return rollout_state, Batch(traj, advantages, targets)
 
 
 def minibatch_step(
@@ -352,30 +412,21 @@ def episode_metrics(rollout_state: RolloutState, batch: Batch) -> Metrics:
 def train_step(
     state: TrainState,
     *,
-    env: AutoResetWrapper,
-    model: ActorCritic,
+    collect_fn: Callable[[Any, RolloutState, jax.Array], tuple[RolloutState, Any]],
     update_fn: UpdateFn,
-    config: ml_collections.ConfigDict,
     sizes: Sizes,
+    metrics_fn: Callable[[RolloutState, Any], Metrics] = episode_metrics,
 ) -> tuple[TrainState, Metrics]:
-    """One update: collect a rollout, update the parameters, report metrics (a scan body)."""
+    """One update (a scan body): ``collect_fn(params, rollout_state, key)`` gives a rollout,
+    ``update_fn`` the new parameters; ``metrics_fn(rollout_state, batch)`` adds the rollout's
+    metrics (``episode_metrics``; MAPPO adds win rates) to the update's."""
     key, key_rollout, key_update = jax.random.split(state.key, 3)
-    rollout_state, batch = collect(
-        state.params,
-        state.rollout,
-        key_rollout,
-        env=env,
-        model=model,
-        num_steps=sizes.num_steps,
-        gamma=config.gamma,
-        gae_lambda=config.gae_lambda,
-        bootstrap_truncated=config.bootstrap_truncated,
-    )
+    rollout_state, batch = collect_fn(state.params, state.rollout, key_rollout)
     params, opt_state, metrics = update_fn(state.params, state.opt_state, batch, key_update)
     update = state.update + 1
     metrics = {
         **metrics,
-        **episode_metrics(rollout_state, batch),
+        **metrics_fn(rollout_state, batch),
         "env_steps": update * sizes.batch_size,
     }
     return TrainState(params, opt_state, rollout_state, key, update), metrics
@@ -406,9 +457,16 @@ def build_trainer(
     init = functools.partial(
         init_state, env=env, model=model, optimizer=optimizer, num_envs=sizes.num_envs
     )
-    step = functools.partial(
-        train_step, env=env, model=model, update_fn=update_fn, config=config, sizes=sizes
+    collect_fn = functools.partial(
+        collect,
+        env=env,
+        model=model,
+        num_steps=sizes.num_steps,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        bootstrap_truncated=config.bootstrap_truncated,
     )
+    step = functools.partial(train_step, collect_fn=collect_fn, update_fn=update_fn, sizes=sizes)
     return Trainer(init, step, sizes, model, optimizer, env)
 
 

@@ -38,7 +38,8 @@ def test_smoke(experiment, tmp_path):
         assert rows, path
         for key, value in rows[-1].items():
             values = value if isinstance(value, list) else [value]
-            assert all(isinstance(v, int | float) for v in values), (path, key)
+            # Numbers, or a label naming the row's variant (e.g. CAAL's acquisition strategy).
+            assert all(isinstance(v, int | float | str) for v in values), (path, key)
         json.dumps(rows)  # Rows are plain JSON.
     if "num_steps" in config:
         assert read_metrics(tmp_path)[-1]["step"] == config.num_steps

@@ -8,7 +8,7 @@ import pytest
 from jumanji import specs
 
 from jaxml.models import ActorCritic, flatten_observation, make_actor_critic
-from jaxml.models.actor_critic import action_head
+from jaxml.models.actor_critic import TanhGaussian, action_head
 
 OBS = jax.random.normal(jax.random.PRNGKey(0), (5, 7))
 
@@ -79,3 +79,66 @@ def test_flatten_observation():
     assert flat.shape == (3, 13) and flat.dtype == jnp.float32
     assert flatten_observation(jnp.ones((2, 3, 4)), 2).shape == (2, 3, 4)
     assert flatten_observation(jnp.ones((6,)), 0).shape == (6,)
+
+
+# --- The tanh-squashed Gaussian head. ---
+
+LOW, HIGH = np.array([-2.0, 0.0, -1.0]), np.array([2.0, 1.0, 3.0])
+BOX = specs.BoundedArray((3,), jnp.float32, LOW, HIGH)
+
+
+def _reference_log_prob(loc, scale, low, high, action):
+    """Change of variables by hand in float64: u = atanh(unit(a)), log N(u) − log|da/du|."""
+    loc, scale, low, high, a = (np.asarray(x, np.float64) for x in (loc, scale, low, high, action))
+    unit = 2 * (a - low) / (high - low) - 1
+    u = np.arctanh(unit)
+    log_normal = -0.5 * ((u - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+    log_jac = np.log((high - low) / 2 * (1 - np.tanh(u) ** 2))
+    return np.sum(log_normal - log_jac, axis=-1)
+
+
+def test_tanh_head_samples_inside_the_bounds_with_the_change_of_variables_density():
+    model = make_actor_critic(BOX, squash="tanh", log_std_init=0.5)
+    params = model.init(jax.random.PRNGKey(1), OBS)
+    policy, value = model.apply(params, OBS)
+    assert isinstance(policy, TanhGaussian) and value.shape == (5,)
+    actions = np.asarray(policy.sample(seed=jax.random.PRNGKey(2)))
+    assert actions.shape == (5, 3)
+    assert np.all(actions > LOW) and np.all(actions < HIGH)
+    base = policy.distribution
+    expected = _reference_log_prob(base.loc, base.scale_diag, LOW, HIGH, actions)
+    np.testing.assert_allclose(policy.log_prob(actions), expected, rtol=1e-4, atol=1e-4)
+    # The entropy is the pre-squash Gaussian's; the KL is the Gaussians' (bijection-invariant).
+    np.testing.assert_allclose(policy.entropy(), base.entropy(), rtol=1e-6)
+
+
+def test_tanh_kl_equals_the_closed_form_gaussian_kl():
+    low, high = jnp.array([-1.0, 0.0]), jnp.array([1.0, 5.0])
+    p = TanhGaussian(jnp.array([0.3, -1.0]), jnp.array([0.5, 2.0]), low, high)
+    q = TanhGaussian(jnp.array([-0.2, 0.5]), jnp.array([1.5, 0.7]), low, high)
+    mp, sp, mq, sq = (
+        np.array([0.3, -1.0]),
+        np.array([0.5, 2.0]),
+        np.array([-0.2, 0.5]),
+        np.array([1.5, 0.7]),
+    )
+    expected = np.sum(np.log(sq / sp) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5)
+    np.testing.assert_allclose(p.kl_divergence(q), expected, rtol=1e-5)
+
+
+def test_tanh_log_prob_stays_finite_for_saturated_samples():
+    # loc 20: tanh rounds to exactly 1 in float32; the edge clip keeps the density finite.
+    p = TanhGaussian(jnp.array([20.0, -20.0]), jnp.array([0.1, 0.1]), -jnp.ones(2), jnp.ones(2))
+    a = p.sample(seed=jax.random.PRNGKey(0))
+    assert np.all(np.abs(a) <= 1.0)
+    assert np.isfinite(p.log_prob(a))
+
+
+def test_tanh_head_refuses_unbounded_specs_and_unknown_squashes():
+    with pytest.raises(ValueError, match="squash: 'tanh' needs a BoundedArray"):
+        make_actor_critic(specs.Array((2,), jnp.float32), squash="tanh")
+    unbounded = specs.BoundedArray((2,), jnp.float32, -np.inf, 1.0)
+    with pytest.raises(ValueError, match="finite bounds"):
+        make_actor_critic(unbounded, squash="tanh")
+    with pytest.raises(ValueError, match="squash: got 'sigmoid'; accepted: clip, tanh"):
+        make_actor_critic(BOX, squash="sigmoid")

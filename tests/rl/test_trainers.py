@@ -1,6 +1,7 @@
 """PPO and A2C trainers: jit, vmap over seeds, determinism, no retracing, runner, config checks."""
 
 import functools
+import types
 
 import chex
 import jax
@@ -11,7 +12,7 @@ import pytest
 from jumanji import specs
 
 from jaxml import envs
-from jaxml.rl import a2c, on_policy, ppo
+from jaxml.rl import a2c, on_policy, ppo, trpo
 from jaxml.utils import runner
 
 NUM_UPDATES = 4
@@ -133,6 +134,29 @@ def test_continuous_actions_train():
     out = jax.jit(ppo.make_train(config, envs.make("gymnax/Pendulum-v1")))(jax.random.PRNGKey(0))
     assert all(np.all(np.isfinite(v)) for v in out.metrics.values())
     assert out.state.params["params"]["actor"]["log_std"].shape == (1,)
+
+
+@pytest.mark.parametrize("module", [ppo, trpo], ids=["ppo", "trpo"])
+def test_tanh_squashed_actions_train_inside_the_bounds(module):
+    config = module.default_config()
+    config.update(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 3, action_squash="tanh")
+    trainer = module.make_trainer(config, envs.make("gymnax/Pendulum-v1"))
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    step = jax.jit(trainer.step)
+    for _ in range(3):  # PPO's ratio and TRPO's KL both re-evaluate stored squashed actions.
+        state, metrics = step(state)
+        assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
+    policy, _ = trainer.model.apply(state.params, jnp.zeros((64, 3)))
+    actions = np.asarray(policy.sample(seed=jax.random.PRNGKey(1)))
+    assert np.all(np.abs(actions) < 2.0) and actions.std() > 0  # Pendulum's torque in (-2, 2).
+
+
+def test_tanh_squash_on_an_unbounded_spec_names_the_field():
+    config = tiny_ppo_config()
+    config.action_squash = "tanh"
+    env = types.SimpleNamespace(action_spec=specs.Array((2,), jnp.float32))
+    with pytest.raises(ValueError, match="config.action_squash: 'tanh' needs a BoundedArray"):
+        on_policy.make_model(config, env)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,119 @@
+"""What the RL launchers (npg, marl) share: per-run config overrides and seed-vmapped curves.
+
+The curve of a metric is the seed mean of each chunk's value with a 95% normal confidence band
+(1.96 · std / √seeds). Wall-clock is the run's time per update after compilation (the first
+chunk, which compiles, is left out of the rate) times the update index.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from jaxml.rl import Trainer, run_trainer
+from jaxml.utils import sharding
+from jaxml.utils.config import ConfigError
+
+
+def parse_overrides(text: str) -> dict:
+    """``"field=value;field=value"`` to a dict; values are JSON where they parse, else strings."""
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(";"))):
+        field, _, value = item.partition("=")
+        try:
+            out[field.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[field.strip()] = value.strip()
+    return out
+
+
+def apply_overrides(
+    trainer_config: ml_collections.ConfigDict, text: str, flag: str
+) -> ml_collections.ConfigDict:
+    """``trainer_config`` with the overrides in ``text`` (from ``--config.<flag>``) applied.
+
+    Raises:
+      ConfigError: naming ``flag`` and the unknown field.
+    """
+    for field, value in parse_overrides(text).items():
+        if field not in trainer_config:
+            raise ConfigError(f"--config.{flag}: unknown field {field!r}")
+        trainer_config[field] = value
+    return trainer_config
+
+
+def _run(trainer, config, workdir, resume, description, seed, num_seeds):
+    return run_trainer(
+        trainer,
+        workdir,
+        num_chunks=config.num_chunks,
+        seed=seed,
+        num_seeds=num_seeds,
+        mesh=sharding.make_data_mesh(config.mesh),
+        resume=resume,
+        checkpoint_every_chunks=config.checkpoint_every_chunks,
+        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+        tensorboard=config.tensorboard,
+        progress_bar=config.progress_bar,
+        description=description,
+    )
+
+
+def train_curves(
+    trainer: Trainer,
+    config: ml_collections.ConfigDict,
+    workdir: Path,
+    resume: bool,
+    *,
+    description: str,
+    metrics: Sequence[str] = ("episode_return",),
+    vmap_seeds: bool = True,
+) -> dict:
+    """Trains ``config.num_seeds`` seeds in ``config.num_chunks`` chunks; returns their curves.
+
+    Reads ``seed``, ``num_seeds``, ``mesh``, ``num_chunks``, ``checkpoint_every_chunks``,
+    ``max_checkpoints_to_keep``, ``tensorboard`` and ``progress_bar`` from ``config``. With
+    ``vmap_seeds=False`` each seed is its own runner job (``workdir/seed_<s>``), one after the
+    other (``experiments/marl/config.py`` says why).
+    """
+    start = time.perf_counter()
+    if vmap_seeds:
+        runs = [_run(trainer, config, workdir, resume, description, config.seed, config.num_seeds)]
+    else:
+        runs = [
+            _run(trainer, config, Path(workdir) / f"seed_{s}", resume, f"{description}/{s}", s, 1)
+            for s in range(config.seed, config.seed + config.num_seeds)
+        ]
+    seconds = time.perf_counter() - start
+    histories = [run.result.history for run in runs]
+    updates = np.array([r["step"] for r in histories[0]])
+    rates = [run.result.warm_steps_per_second for run in runs]
+    # Updates per second after compilation, of all seeds together.
+    rate = None if None in rates else (1.0 / sum(1.0 / r for r in rates))
+    batch = trainer.sizes.batch_size
+    out = {
+        "env_steps": (updates * batch).tolist(),
+        "wall_seconds": (updates / rate).tolist() if rate else None,
+        "env_steps_per_second": rate * batch * config.num_seeds if rate else None,
+        "job_seconds": seconds,
+    }
+    for name in metrics:
+        per_seed = np.concatenate(
+            [
+                np.array([r.get(f"{name}_per_seed", [r[name]]) for r in history], np.float64)
+                for history in histories
+            ],
+            axis=1,
+        )  # [chunks, seeds]
+        out[name] = {
+            "mean": per_seed.mean(axis=1).tolist(),
+            "ci95": (1.96 * per_seed.std(axis=1) / math.sqrt(per_seed.shape[1])).tolist(),
+            "final_per_seed": per_seed[-1].tolist(),
+        }
+    return out
