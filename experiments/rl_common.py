@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from jaxml.rl import Trainer, run_trainer
-from jaxml.utils import sharding
+from jaxml.utils import runner, sharding
 from jaxml.utils.config import ConfigError
 
 
@@ -57,10 +57,7 @@ def _run(trainer, config, workdir, resume, description, seed, num_seeds):
         num_seeds=num_seeds,
         mesh=sharding.make_data_mesh(config.mesh),
         resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
+        **runner.options_from_config(config),
         description=description,
     )
 

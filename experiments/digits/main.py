@@ -116,11 +116,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
         eval_fn=evaluate,
         eval_every_chunks=config.eval_every_chunks,
         resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+        **runner.options_from_config(config),
         num_seeds=config.num_seeds,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
         description=NAME,
     )
     seconds = time.perf_counter() - start

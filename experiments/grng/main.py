@@ -176,11 +176,8 @@ def run_sweep(task: Task, name: str, config, workdir: Path, resume: bool) -> dic
         chunk_size=config.chunk_size,
         eval_fn=jax.vmap(evaluate),
         resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+        **runner.options_from_config(config),
         num_seeds=members,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
         description=f"{task.name}/{name}",
     )
     return summarize_sweep(task, name, lrs, seeds, result)

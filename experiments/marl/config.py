@@ -43,19 +43,10 @@ RUNS = {
 
 
 def smax_config(algorithm: str, total_timesteps: int) -> ml_collections.ConfigDict:
-    """SMAX: 64 envs x 64 steps, 4 epochs x 4 minibatches, lr 5e-4, ReLU 64-64, entropy 0.01."""
+    """``mappo.default_config`` (4 epochs x 4 minibatches, lr 5e-4, ReLU 64-64, entropy 0.01)
+    at 64 envs x 64 steps."""
     config = mappo.default_config(algorithm)
-    config.update(
-        num_envs=64,
-        num_steps=64,
-        total_timesteps=total_timesteps,
-        update_epochs=4,
-        num_minibatches=4,
-        learning_rate=5e-4,
-        hidden=(64, 64),
-        activation="relu",
-        ent_coef=0.01,
-    )
+    config.update(num_envs=64, num_steps=64, total_timesteps=total_timesteps)
     return config
 
 
@@ -67,12 +58,8 @@ def foraging_config(total_timesteps: int) -> ml_collections.ConfigDict:
         num_envs=128,
         num_steps=32,
         total_timesteps=total_timesteps,
-        update_epochs=4,
-        num_minibatches=4,
         learning_rate=2.5e-4,
         hidden=(128, 128),
-        activation="relu",
-        ent_coef=0.01,
         recurrent="lstm",
         rnn_size=128,
         bootstrap_truncated=False,  # Every episode end is a termination.

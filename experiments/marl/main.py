@@ -112,8 +112,9 @@ def plot(records: list[dict], path: Path) -> None:
 def write_summary(config, records: list[dict], workdir: Path) -> None:
     lines = [
         f"Final win (SMAX) or success (Foraging) rate and episode return: mean ± std over "
-        f"{config.num_seeds} vmapped seeds of the last chunk's values; each run at the settings "
-        "in `experiments/marl/config.py`, nothing tuned per run.",
+        f"{config.num_seeds} seeds ({'vmapped' if config.vmap_seeds else 'one after the other'})"
+        " of the last chunk's values; each run at the settings in `experiments/marl/config.py`, "
+        "nothing tuned per run.",
         "",
         "| run | env steps | win / success rate | episode return | env steps/s (all seeds, "
         "warm) | job seconds (incl. compile) |",

@@ -216,11 +216,8 @@ def run_model(config, data: Dataset, depth: int | None, workdir: Path, resume: b
         chunk_size=config.chunk_size,
         eval_fn=jax.vmap(evaluate),
         resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+        **runner.options_from_config(config),
         num_seeds=num_runs,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
         description=f"{data.name}/{label}",
     )
     train_seconds = time.perf_counter() - start

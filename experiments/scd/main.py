@@ -275,11 +275,8 @@ def train(config, task: Task, method: str, thetas: jax.Array, workdir: Path, res
         eval_fn=evaluate if method == "soft" else None,
         eval_every_chunks=1_000_000,  # Only at the end.
         resume=resume,
-        checkpoint_every_chunks=config.checkpoint_every_chunks,
-        max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+        **runner.options_from_config(config),
         num_seeds=num_c * task.num_seeds,
-        tensorboard=config.tensorboard,
-        progress_bar=config.progress_bar,
         description=f"{task.name}/{method}",
     )
     return result.carry.params, flat_thetas, result.history

@@ -207,6 +207,16 @@ def run(
     return RunResult(carry, read_metrics(writer.path), rate)
 
 
+def options_from_config(config: Any) -> dict[str, Any]:
+    """``run``'s bookkeeping keyword arguments from the fields of ``utils.config.base_config``."""
+    return {
+        "checkpoint_every_chunks": config.checkpoint_every_chunks,
+        "max_checkpoints_to_keep": config.max_checkpoints_to_keep,
+        "tensorboard": config.tensorboard,
+        "progress_bar": config.progress_bar,
+    }
+
+
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     """``[num_seeds, 2]`` keys for seeds ``seed, ..., seed + num_seeds - 1``.
 
