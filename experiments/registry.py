@@ -62,6 +62,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             # runs the seed-after-seed path the recurrent Foraging run takes.
             "runs": "foraging_ippo_lstm",
             "num_seeds": 2,
+            "vmap_seeds": False,
             "overrides.foraging_ippo_lstm": "num_envs=8;num_steps=16",
             "foraging_total_timesteps": 256,
             "num_chunks": 2,

@@ -77,7 +77,7 @@ def train_curves(
     Reads ``seed``, ``num_seeds``, ``mesh``, ``num_chunks``, ``checkpoint_every_chunks``,
     ``max_checkpoints_to_keep``, ``tensorboard`` and ``progress_bar`` from ``config``. With
     ``vmap_seeds=False`` each seed is its own runner job (``workdir/seed_<s>``), one after the
-    other (``experiments/marl/config.py`` says why).
+    other.
     """
     start = time.perf_counter()
     if vmap_seeds:

@@ -84,10 +84,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_chunks = 10  # Metric rows (and checkpoint opportunities) per run.
     config.checkpoint_every_chunks = 5
     config.tensorboard = False
-    # Seeds one after the other, each its own runner job: on XLA:CPU (jax 0.10.2) some runs hang
-    # when several seeds share one program (vmap or lax.map), e.g. IPPO on SMAX 3m with 3 seeds
-    # and IPPO-LSTM on the Foraging Games with 2, while every seed alone runs. True vmaps them.
-    config.vmap_seeds = False
+    # Seeds in one vmapped program; False runs them one after the other, each its own runner job.
+    # (With jax 0.10.2 vmapped multi-agent seeds deadlocked XLA:CPU's concurrency-optimized
+    # scheduler; importing jaxml switches it off, see jaxml/_xla_flags.py.)
+    config.vmap_seeds = True
     # Per-run trainer overrides, "field=value;field=value" (e.g. "learning_rate=3e-4").
     config.overrides = ml_collections.ConfigDict({name: "" for name in RUNS})
     if preset == "full":
