@@ -414,22 +414,21 @@ def sequence_sgd_update(
     optimizer: Any,
     sizes: on_policy.Sizes,
 ) -> tuple[Any, Any, Metrics]:
-    """``update_epochs`` passes of shuffled minibatches of environments (``on_policy.epoch_step``
+    """``update_epochs`` passes of shuffled minibatches of environments (``on_policy.run_epochs``
     over the environment axis), each replaying its environments' sequences."""
     transitions = batch.batch.transitions._replace(next_obs=None, extras=None)
     env_major = jax.tree.map(
         lambda x: jnp.swapaxes(x, 0, 1), batch.batch._replace(transitions=transitions)
     )
-    body = functools.partial(
-        on_policy.epoch_step,
-        batch=SequenceBatch(env_major, batch.initial_state),
-        num_minibatches=sizes.num_minibatches,
+    return on_policy.run_epochs(
+        params,
+        opt_state,
+        SequenceBatch(env_major, batch.initial_state),
+        key,
         objective=objective,
         optimizer=optimizer,
+        sizes=sizes,
     )
-    keys = jax.random.split(key, sizes.update_epochs)
-    (params, opt_state), metrics = jax.lax.scan(body, (params, opt_state), keys)
-    return params, opt_state, jax.tree.map(jnp.mean, metrics)
 
 
 def flat_sgd_update(params, opt_state, batch: Batch, key, **kwargs):
@@ -480,9 +479,7 @@ def rollout_metrics(rollout_state: RolloutState, batch: Batch | SequenceBatch) -
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
-    for field in ("critic", "recurrent", "rnn_size", "agent_id"):
-        if field not in config:
-            raise ValueError(f"config.{field}: missing; start from mappo.default_config()")
+    on_policy.require_fields(config, ("critic", "recurrent", "rnn_size", "agent_id"), "mappo")
     if config.critic not in CRITICS:
         raise ValueError(f"config.critic: got {config.critic!r}; accepted: {CRITICS}")
     if config.recurrent not in RECURRENT:

@@ -75,9 +75,9 @@ def check_config(config: ml_collections.ConfigDict) -> Sizes:
     Raises:
       ValueError: naming the config field that is missing or out of range.
     """
-    for field in ("actor_learning_rate", "damping", "kl_radius", "fisher_vector", "ent_coef"):
-        if field not in config:
-            raise ValueError(f"config.{field}: missing; start from npg.default_config()")
+    on_policy.require_fields(
+        config, ("actor_learning_rate", "damping", "kl_radius", "fisher_vector", "ent_coef"), "npg"
+    )
     for field in ("actor_learning_rate", "damping"):
         if not config[field] > 0:
             raise ValueError(f"config.{field}: expected > 0, got {config[field]!r}")

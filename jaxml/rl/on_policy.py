@@ -100,6 +100,13 @@ def _positive_int(config: ml_collections.ConfigDict, field: str) -> int:
     return value
 
 
+def require_fields(config: ml_collections.ConfigDict, fields: tuple[str, ...], module: str) -> None:
+    """Raises ValueError naming the first of ``fields`` the config lacks and where to start from."""
+    for field in fields:
+        if field not in config:
+            raise ValueError(f"config.{field}: missing; start from {module}.default_config()")
+
+
 def _in_range(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
     value = config[field]
     if not low <= value <= high:
@@ -382,9 +389,26 @@ def sgd_update(
     # next_obs was only needed for bootstrapping; leave it out of the shuffles.
     batch = batch._replace(transitions=batch.transitions._replace(next_obs=None))
     flat = batching.merge_leading_axes(batch)
+    return run_epochs(
+        params, opt_state, flat, key, objective=objective, optimizer=optimizer, sizes=sizes
+    )
+
+
+def run_epochs(
+    params: Any,
+    opt_state: Any,
+    samples: Any,
+    key: jax.Array,
+    *,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+    sizes: Sizes,
+) -> tuple[Any, Any, Metrics]:
+    """``update_epochs`` scanned ``epoch_step``s over ``samples`` (leading axis: what minibatches
+    split: samples, or MAPPO's environments); metrics averaged over every optimizer step."""
     body = functools.partial(
         epoch_step,
-        batch=flat,
+        batch=samples,
         num_minibatches=sizes.num_minibatches,
         objective=objective,
         optimizer=optimizer,

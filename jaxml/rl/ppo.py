@@ -77,9 +77,7 @@ def objective(
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
-    for field in ("clip_eps", "vf_coef", "ent_coef"):
-        if field not in config:
-            raise ValueError(f"config.{field}: missing; start from ppo.default_config()")
+    on_policy.require_fields(config, ("clip_eps", "vf_coef", "ent_coef"), "ppo")
     if not config.clip_eps > 0:
         raise ValueError(f"config.clip_eps: expected > 0, got {config.clip_eps!r}")
     for field in ("vf_coef", "ent_coef"):

@@ -67,9 +67,11 @@ def check_config(config: ml_collections.ConfigDict) -> Sizes:
     Raises:
       ValueError: naming the config field that is missing or out of range.
     """
-    for field in ("max_kl", "cg_iters", "cg_damping", "line_search_steps", "line_search_decay"):
-        if field not in config:
-            raise ValueError(f"config.{field}: missing; start from trpo.default_config()")
+    on_policy.require_fields(
+        config,
+        ("max_kl", "cg_iters", "cg_damping", "line_search_steps", "line_search_decay"),
+        "trpo",
+    )
     if not config.max_kl > 0:
         raise ValueError(f"config.max_kl: expected > 0, got {config.max_kl!r}")
     if not config.cg_damping >= 0:
