@@ -18,14 +18,13 @@ from __future__ import annotations
 import functools
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 from absl import app, flags
 
+from benchmarks._timing import timed
 from experiments.marl.config import smax_config
 from jaxml import envs
 from jaxml.rl import mappo, on_policy
@@ -38,16 +37,6 @@ _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repetitions (the median is 
 _OUT = flags.DEFINE_string("out", "results/benchmarks/marl_throughput.json", "JSON output path.")
 
 
-def _median_seconds(fn, arg, repeats: int) -> float:
-    jax.block_until_ready(fn(arg))  # Compile and warm up.
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(arg))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def throughput(num_envs: int, num_steps: int, updates: int, repeats: int) -> dict:
     """MAPPO training vs random masked stepping on SMAX 3m, env steps per second."""
     env = envs.make("jaxmarl/SMAX", scenario="3m")
@@ -57,7 +46,7 @@ def throughput(num_envs: int, num_steps: int, updates: int, repeats: int) -> dic
     trainer = mappo.make_trainer(config, env)
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     train = jax.jit(lambda s: on_policy.scan_updates(trainer, s, updates).state)
-    train_s = _median_seconds(train, state, repeats)
+    train_s = timed(train, state, repeats)
 
     wrapped = auto_reset(env)
 
@@ -75,7 +64,7 @@ def throughput(num_envs: int, num_steps: int, updates: int, repeats: int) -> dic
         return rollout_state, key
 
     env_state = reset(wrapped, jax.random.PRNGKey(1), num_envs)
-    env_s = _median_seconds(jax.jit(run_env), (env_state, jax.random.PRNGKey(2)), repeats)
+    env_s = timed(jax.jit(run_env), (env_state, jax.random.PRNGKey(2)), repeats)
     row = {
         "name": "MAPPO SMAX 3m",
         "num_envs": num_envs,

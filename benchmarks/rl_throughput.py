@@ -36,6 +36,7 @@ import numpy as np
 from absl import app, flags
 from jumanji.wrappers import AutoResetWrapper
 
+from benchmarks._timing import timed
 from jaxml import envs
 from jaxml.rl import a2c, npg, on_policy, ppo, trpo
 
@@ -98,17 +99,6 @@ def train_rows(algo: str, name: str, num_envs: int, num_steps: int, total: int, 
             "final_return_last10": float(returns[-10:].mean()),
             "load_average": load_before,
         }
-
-
-def timed(fn, arg, repeats: int) -> float:
-    """Median seconds of ``fn(arg)`` after a warm-up call."""
-    jax.block_until_ready(fn(arg))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(arg))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def env_only(name: str, num_envs: int, num_steps: int, num_rollouts: int):
