@@ -7,7 +7,8 @@ locomotion in the full preset), several seeds vmapped, return vs environment ste
       # CartPole NPG-rank1 288, A2C 107, PPO 273, TRPO 415; Acrobot -99, -102, -227, -84;
       # Pendulum -1211, -1599, -1147, -874 (nobody learns Pendulum at 1e5 steps).
   python -m experiments.npg.main --preset=full
-      # + brax hopper, walker2d, halfcheetah, swimmer; 1e6 gymnax / 5e6 brax steps, 5 seeds.
+      # + brax hopper, walker2d, halfcheetah, swimmer, humanoid, pusher; 1e6 gymnax / 5e6 brax
+      # steps, 5 seeds.
       # For an accelerator (hours on CPU); not measured yet.
 
 Each algorithm starts from its module's ``default_config()`` (``jaxml.rl.<algo>``); only the
@@ -22,7 +23,7 @@ from jaxml.utils.config import base_config, check_preset
 
 ALGOS = ("npg", "a2c", "ppo", "trpo")
 GYMNAX_ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
-BRAX_ENVS = ("hopper", "walker2d", "halfcheetah", "swimmer")
+BRAX_ENVS = ("hopper", "walker2d", "halfcheetah", "swimmer", "humanoid", "pusher")
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:

@@ -42,12 +42,24 @@ def shard_env_axis(state: TrainState, mesh: Mesh | None, *, inside_jit: bool) ->
         return state
     env_sharding, replicated = _env_sharding(mesh), NamedSharding(mesh, PartitionSpec())
     if inside_jit:
-        rollout = jax.tree.map(
-            lambda x: jax.lax.with_sharding_constraint(x, env_sharding), state.rollout
+        place = jax.lax.with_sharding_constraint
+    else:
+        state = jax.device_put(state, replicated)
+        place = jax.device_put
+    # The normalizer's moments are shared by all environments: replicated; its per-environment
+    # discounted returns split like the rest of the rollout.
+    normalizer = state.rollout.normalizer
+    rollout = jax.tree.map(
+        lambda x: place(x, env_sharding), state.rollout._replace(normalizer=None)
+    )
+    if normalizer is not None:
+        returns = normalizer.discounted_return
+        normalizer = jax.tree.map(
+            lambda x: place(x, replicated), normalizer._replace(discounted_return=None)
         )
-        return state._replace(rollout=rollout)
-    state = jax.device_put(state, replicated)
-    return state._replace(rollout=jax.device_put(state.rollout, env_sharding))
+        if returns is not None:
+            normalizer = normalizer._replace(discounted_return=place(returns, env_sharding))
+    return state._replace(rollout=rollout._replace(normalizer=normalizer))
 
 
 def check_env_divisible(num_envs: int, mesh: Mesh | None) -> None:

@@ -27,6 +27,8 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.wrappers import AutoResetWrapper
 
+from jaxml.rl import normalization
+
 
 class Transition(NamedTuple):
     """One step of ``B`` environments (time-major ``[T, B, ...]`` once stacked by ``rollout``)."""
@@ -65,6 +67,9 @@ class RolloutState(NamedTuple):
     # A recurrent policy's state [B, ...] before the next action, zeroed where an episode
     # ended; None for feed-forward policies.
     policy_state: Any = None
+    # Running observation/reward statistics (``normalization.Normalizer``); None: raw. With it,
+    # ``obs`` above is already standardised.
+    normalizer: Any = None
 
 
 # policy_fn(params, obs [B, ...], key) -> (action [B, ...], log_prob [B], value [B]); a
@@ -103,10 +108,32 @@ def update_episode_stats(stats: EpisodeStats, reward: jax.Array, done: jax.Array
     )
 
 
-def reset(env: Environment, key: jax.Array, num_envs: int) -> RolloutState:
-    """Resets ``num_envs`` copies of ``env`` (an ``auto_reset`` env) with independent keys."""
+def reset(
+    env: Environment,
+    key: jax.Array,
+    num_envs: int,
+    *,
+    normalize_observations: bool = False,
+    normalize_rewards: bool = False,
+    gamma: float = 0.99,
+) -> RolloutState:
+    """Resets ``num_envs`` copies of ``env`` (an ``auto_reset`` env) with independent keys.
+
+    ``normalize_observations`` / ``normalize_rewards`` start running statistics
+    (``jaxml.rl.normalization``; ``gamma`` discounts the return that scales rewards); the reset
+    observations are the first the observation statistics see.
+    """
     env_state, timestep = jax.vmap(env.reset)(jax.random.split(key, num_envs))
-    return RolloutState(env_state, timestep.observation, init_episode_stats(timestep.reward.shape))
+    normalizer = normalization.init(
+        timestep.observation,
+        timestep.reward.shape,
+        observations=normalize_observations,
+        rewards=normalize_rewards,
+        gamma=gamma,
+    )
+    normalizer, obs = normalization.observe(normalizer, timestep.observation)
+    episodes = init_episode_stats(timestep.reward.shape)
+    return RolloutState(env_state, obs, episodes, normalizer=normalizer)
 
 
 def to_env_action(action: jax.Array, action_spec: specs.Spec) -> jax.Array:
@@ -158,21 +185,26 @@ def rollout_step(
         state.env_state, to_env_action(action, env.action_spec)
     )
     done = timestep.last()
+    # With a normalizer the policy and the trainer see standardised observations and scaled
+    # rewards; the episode statistics keep the raw rewards.
+    normalizer, obs = normalization.observe(state.normalizer, timestep.observation)
+    next_obs = normalization.standardize_obs(normalizer, timestep.extras["next_obs"])
+    normalizer, reward = normalization.scale_reward(normalizer, timestep.reward, done)
     transition = Transition(
         obs=state.obs,
         action=action,
-        reward=timestep.reward,
+        reward=reward,
         discount=timestep.discount,
         done=done,
         log_prob=log_prob,
         value=value,
-        next_obs=timestep.extras["next_obs"],
+        next_obs=next_obs,
         extras=None if extras_fn is None else extras_fn(timestep),
     )
     episodes = update_episode_stats(state.episodes, timestep.reward, done)
     if policy_state is not None:
         policy_state = reset_policy_state(policy_state, done)
-    return RolloutState(env_state, timestep.observation, episodes, policy_state), transition
+    return RolloutState(env_state, obs, episodes, policy_state, normalizer), transition
 
 
 def reset_policy_state(policy_state: Any, done: jax.Array) -> Any:

@@ -461,7 +461,7 @@ def init_state(
     )
     carry = initial_carry(config.recurrent, config.rnn_size, (num_agents,))
     params = policy.model.init(key_params, carry, actor_in, critic_in)
-    rollout_state = reset(env, key_env, config.num_envs)
+    rollout_state = reset(env, key_env, config.num_envs, **on_policy.normalization_kwargs(config))
     carry = initial_carry(config.recurrent, config.rnn_size, (config.num_envs, num_agents))
     return TrainState(
         params=params,

@@ -21,7 +21,7 @@ Config fields read here (``base_config`` has them all): ``num_envs``, ``num_step
 ``total_timesteps``, ``update_epochs``, ``num_minibatches``, ``learning_rate``, ``anneal_lr``,
 ``optimizer`` (``adam`` | ``rmsprop``), ``max_grad_norm``, ``gamma``, ``gae_lambda``,
 ``bootstrap_truncated``, ``hidden``, ``activation``, ``shared_torso``, ``log_std_init``,
-``action_squash``.
+``action_squash``, ``normalize_observations``, ``normalize_rewards``.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ def base_config() -> ml_collections.ConfigDict:
             # Continuous actions: "clip" (Gaussian, clipped to the bounds) or "tanh" (a
             # tanh-squashed Gaussian inside the bounds; needs a bounded action spec).
             "action_squash": "clip",
+            # Running standardisation of observations and scaling of rewards by the std of the
+            # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
+            "normalize_observations": False,
+            "normalize_rewards": False,
         }
     )
 
@@ -187,6 +191,15 @@ def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.Gra
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
 
 
+def normalization_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """``reset``'s normalisation arguments from a config (fields absent: no normalisation)."""
+    return {
+        "normalize_observations": bool(config.get("normalize_observations", False)),
+        "normalize_rewards": bool(config.get("normalize_rewards", False)),
+        "gamma": config.gamma,
+    }
+
+
 class TrainState(NamedTuple):
     """The whole state of a run: checkpoint it to resume exactly."""
 
@@ -241,15 +254,19 @@ def init_state(
     model: ActorCritic,
     optimizer: optax.GradientTransformation,
     num_envs: int,
+    **normalization: Any,
 ) -> TrainState:
-    """Initial parameters, optimizer state and ``num_envs`` freshly reset environments."""
+    """Initial parameters, optimizer state and ``num_envs`` freshly reset environments.
+
+    ``normalization``: ``reset``'s ``normalize_observations``, ``normalize_rewards``, ``gamma``.
+    """
     key_params, key_env, key_next = jax.random.split(key, 3)
     example = flatten_observation(env.observation_spec.generate_value(), 0)
     params = model.init(key_params, example)
     return TrainState(
         params=params,
         opt_state=optimizer.init(params),
-        rollout=reset(env, key_env, num_envs),
+        rollout=reset(env, key_env, num_envs, **normalization),
         key=key_next,
         update=jnp.zeros((), jnp.int32),
     )
@@ -479,7 +496,12 @@ def build_trainer(
     """``init`` and ``step`` around an algorithm's ``update_fn`` (where TRPO and NPG plug in)."""
     env = auto_reset(env)
     init = functools.partial(
-        init_state, env=env, model=model, optimizer=optimizer, num_envs=sizes.num_envs
+        init_state,
+        env=env,
+        model=model,
+        optimizer=optimizer,
+        num_envs=sizes.num_envs,
+        **normalization_kwargs(config),
     )
     collect_fn = functools.partial(
         collect,

@@ -25,10 +25,16 @@ NPG = [
 ]
 
 
-def test_mesh_over_8_devices_gives_the_single_device_curves(tmp_path):
+@pytest.mark.parametrize("normalize", [False, True])
+def test_mesh_over_8_devices_gives_the_single_device_curves(tmp_path, normalize):
+    """With normalisation the moments are replicated and the discounted returns split."""
+    args = NPG
+    if normalize:
+        ppo = "--config.overrides.ppo=num_envs=8;normalize_observations=true;normalize_rewards=true"
+        args = [ppo if a.startswith("--config.overrides.ppo") else a for a in NPG]
     rows = {}
     for name, extra in (("one", []), ("mesh", ["--mesh"])):
-        status, _, err = run([*NPG, *extra, f"--workdir={tmp_path / name}"], devices=8)
+        status, _, err = run([*args, *extra, f"--workdir={tmp_path / name}"], devices=8)
         assert status == 0, err
         rows[name] = read_metrics(tmp_path / name / "runs" / "CartPole-v1" / "ppo")
     assert [r["step"] for r in rows["one"]] == [2, 4]

@@ -16,6 +16,9 @@ What maps to what:
   ``extras`` holds brax's ``metrics`` dict (empty for inverted_pendulum).
 - brax broadcasts arrays of different ranks; its calls run with rank promotion allowed, so that
   ``jax_numpy_rank_promotion="raise"`` (jaxml's test setting) still guards the code around it.
+- brax 0.14's fluid model (``swimmer``; any system with viscosity or density) calls
+  ``jnp.clip(x, a_min=...)``, a keyword that jax has since removed; ``_patch_brax_fluid`` gives
+  ``brax.fluid`` a numpy namespace whose ``clip`` still takes it (only when jax rejects it).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import chex
 import jax
 import jax.numpy as jnp
 from brax import envs as brax_envs
+from brax import fluid as brax_fluid
 from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import TimeStep
@@ -35,6 +39,28 @@ from jumanji.types import TimeStep
 from jaxml.envs.adapters import _common
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
+
+
+class _ClipKeywordNumpy:
+    """``jax.numpy`` whose ``clip`` also takes the removed ``a_min``/``a_max`` keywords."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(jnp, name)
+
+    @staticmethod
+    def clip(x, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 (jnp's names)
+        return jnp.clip(x, min=a_min if min is None else min, max=a_max if max is None else max)
+
+
+def _patch_brax_fluid() -> None:
+    """Lets brax's fluid forces run on a jax without ``jnp.clip(a_min=...)`` (swimmer)."""
+    try:
+        jnp.clip(jnp.zeros(()), a_min=0.0)
+    except TypeError:
+        brax_fluid.jp = _ClipKeywordNumpy()
+
+
+_patch_brax_fluid()
 
 
 @chex.dataclass

@@ -92,3 +92,29 @@ def test_termination_and_truncation(rollouts):
 def test_bad_config_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BraxAdapter(**kwargs)
+
+
+def test_clip_keyword_numpy_matches_jnp_clip():
+    from jaxml.envs.adapters.brax import _ClipKeywordNumpy
+
+    shim, x = _ClipKeywordNumpy(), jax.numpy.linspace(-2.0, 2.0, 9)
+    np.testing.assert_array_equal(shim.clip(x, a_min=-1.0, a_max=0.5), np.clip(x, -1.0, 0.5))
+    np.testing.assert_array_equal(shim.clip(x, 0.0), np.clip(x, 0.0, None))
+    assert shim.sum is jax.numpy.sum  # Everything else is jax.numpy's.
+
+
+def test_swimmer_fluid_forces_run():
+    """swimmer's viscous forces go through brax.fluid, which calls jnp.clip(a_min=...)."""
+    env = BraxAdapter("swimmer", episode_length=20)  # swimmer is generalized-only.
+    assert env.brax_env.sys.viscosity > 0  # The fluid model is in play.
+    actions = jax.numpy.ones((5, *env.action_spec.shape))
+
+    @jax.jit
+    def run(key):
+        state, first = env.reset(key)
+        return first.observation, jax.lax.scan(lambda s, a: env.step(s, a), state, actions)[1]
+
+    obs0, timesteps = run(jax.random.key(0))
+    assert np.isfinite(np.asarray(timesteps.observation)).all()
+    assert np.isfinite(np.asarray(timesteps.reward)).all()
+    assert not np.allclose(timesteps.observation[-1], obs0)

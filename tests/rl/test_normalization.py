@@ -1,0 +1,126 @@
+"""Running observation and reward normalisation: moments, a rollout against numpy, training."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxml import envs
+from jaxml.rl import auto_reset, normalization, ppo, reset, rollout
+from jaxml.rl.normalization import CLIP, EPSILON, INITIAL_COUNT, RunningMoments
+from tests.rl.test_rollout import random_policy
+
+NUM_ENVS, NUM_STEPS, MAX_STEPS, GAMMA = 4, 40, 12, 0.9
+
+
+def test_moments_of_chunks_equal_numpy_of_all():
+    data = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 3)).astype(np.float32)
+    moments = RunningMoments(jnp.zeros(3), jnp.zeros(3), jnp.zeros(()))  # No prior.
+    for chunk in np.split(data, [7, 20, 21]):
+        moments = normalization.update_moments(moments, chunk)
+    np.testing.assert_allclose(moments.mean, data.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(moments.var, data.var(0), rtol=1e-4)
+    assert float(moments.count) == 50
+
+
+def reference(raw_obs, reward, done):
+    """numpy's normalisation of a raw CartPole stream: obs [T+1, B, 4] (reset first), reward and
+    done [T, B]. Returns the standardised obs [T+1, B, 4] and the scaled rewards [T, B]."""
+    obs_seen, returns_seen = [], []
+    standardized, scaled = [], []
+    discounted = np.zeros(raw_obs.shape[1])
+
+    def moments(seen, prior_shape):  # The prior (mean 0, var 1, weight 1e-4), then the data.
+        data = np.concatenate(seen).astype(np.float64)
+        n = len(data)
+        total = INITIAL_COUNT + n
+        mean = data.mean(0) * n / total
+        m2 = INITIAL_COUNT * np.ones(prior_shape) + data.var(0) * n
+        m2 += data.mean(0) ** 2 * INITIAL_COUNT * n / total
+        return mean, m2 / total
+
+    for t in range(raw_obs.shape[0]):
+        obs_seen.append(raw_obs[t])
+        mean, var = moments(obs_seen, (4,))
+        standardized.append(np.clip((raw_obs[t] - mean) / np.sqrt(var + EPSILON), -CLIP, CLIP))
+        if t < reward.shape[0]:
+            discounted = GAMMA * discounted + reward[t]
+            returns_seen.append(discounted)
+            _, ret_var = moments(returns_seen, ())
+            scaled.append(np.clip(reward[t] / np.sqrt(ret_var + EPSILON), -CLIP, CLIP))
+            discounted = np.where(done[t], 0.0, discounted)
+    return np.stack(standardized), np.stack(scaled)
+
+
+@pytest.fixture(scope="module")
+def paired_rollouts():
+    """The same keys with and without normalisation (the random policy ignores observations)."""
+    env = auto_reset(envs.make("gymnax/CartPole-v1", max_steps_in_episode=MAX_STEPS))
+    out = []
+    for on in (False, True):
+        state = reset(
+            env,
+            jax.random.PRNGKey(0),
+            NUM_ENVS,
+            normalize_observations=on,
+            normalize_rewards=on,
+            gamma=GAMMA,
+        )
+        run = jax.jit(functools.partial(rollout, env, random_policy, None, num_steps=NUM_STEPS))
+        out.append((state, *jax.device_get(run(state, jax.random.PRNGKey(1)))))
+    return out
+
+
+def test_rollout_matches_numpy_reference(paired_rollouts):
+    (raw_start, raw_end, raw), (start, end, traj) = paired_rollouts
+    assert raw_start.normalizer is None and start.normalizer is not None
+    raw_obs = np.concatenate([raw.obs, raw_end.obs[None]])  # Reset obs, then each step's.
+    want_obs, want_reward = reference(raw_obs, raw.reward, raw.done)
+    np.testing.assert_allclose(start.obs, want_obs[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(traj.obs, want_obs[:-1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(end.obs, want_obs[-1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(traj.reward, want_reward, rtol=1e-4)
+    # Episode statistics keep the raw rewards; dones and discounts are untouched.
+    np.testing.assert_array_equal(
+        end.episodes.returned_episode_return, raw_end.episodes.returned_episode_return
+    )
+    np.testing.assert_array_equal(traj.done, raw.done)
+    np.testing.assert_array_equal(traj.discount, raw.discount)
+
+
+def test_final_observations_use_current_moments(paired_rollouts):
+    """An episode's final observation is standardised by the moments of its step, not added."""
+    (_, _, raw), (_, end, traj) = paired_rollouts
+    assert raw.done.any()
+    moments = end.normalizer.obs
+    # The last step's final observations, with the end-of-rollout moments (that step's).
+    want = np.clip((raw.next_obs[-1] - moments.mean) / np.sqrt(moments.var + EPSILON), -CLIP, CLIP)
+    np.testing.assert_allclose(traj.next_obs[-1], want, rtol=1e-5, atol=1e-6)
+    assert float(moments.count) == pytest.approx(INITIAL_COUNT + (NUM_STEPS + 1) * NUM_ENVS)
+
+
+def test_non_float_leaves_pass_through():
+    obs = {"x": jnp.arange(6.0).reshape(3, 2), "mask": jnp.ones((3, 2), bool)}
+    normalizer = normalization.init(obs, (3,), observations=True, rewards=False, gamma=0.99)
+    assert normalizer.obs["mask"] is None and normalizer.returns is None
+    normalizer, out = normalization.observe(normalizer, obs)
+    np.testing.assert_array_equal(out["mask"], obs["mask"])
+    assert abs(float(out["x"].mean())) < 1e-3
+    assert normalization.init(obs, (3,), observations=False, rewards=False, gamma=0.9) is None
+
+
+def test_ppo_with_normalisation_trains_and_reports_raw_returns():
+    """Pendulum rewards are about -1..-16 a step: raw episode returns stay in the thousands."""
+    config = ppo.default_config()
+    config.update(
+        num_envs=8, total_timesteps=8 * 128 * 8, normalize_observations=True, normalize_rewards=True
+    )
+    train = jax.jit(ppo.make_train(config, envs.make("gymnax/Pendulum-v1")))
+    out = train(jax.random.PRNGKey(0))
+    returns = np.asarray(out.metrics["episode_return"])
+    assert np.isfinite(returns).all() and returns[-1] < -300
+    normalizer = out.state.rollout.normalizer
+    assert float(normalizer.returns.var) > 1.0  # Discounted returns of -100s: scaled down.
+    assert np.isfinite(np.asarray(out.metrics["loss"])).all()
