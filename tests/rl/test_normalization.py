@@ -124,3 +124,37 @@ def test_ppo_with_normalisation_trains_and_reports_raw_returns():
     normalizer = out.state.rollout.normalizer
     assert float(normalizer.returns.var) > 1.0  # Discounted returns of -100s: scaled down.
     assert np.isfinite(np.asarray(out.metrics["loss"])).all()
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_statistics(tmp_path):
+    """The normalizer is part of the checkpointed state: stop after 2 of 4 updates, resume."""
+    from jaxml.utils import runner
+
+    config = ppo.default_config()
+    config.update(
+        num_envs=4,
+        num_steps=8,
+        total_timesteps=4 * 8 * 4,
+        hidden=(16, 16),
+        normalize_observations=True,
+        normalize_rewards=True,
+    )
+    trainer = ppo.make_trainer(config, envs.make("gymnax/CartPole-v1"))
+    key = jax.random.PRNGKey(5)
+
+    def run(workdir, num_steps, resume=False):
+        fast = dict(chunk_size=2, tensorboard=False, progress_bar=False, resume=resume)
+        out = runner.run(
+            trainer.step, trainer.init(key), num_steps=num_steps, workdir=workdir, **fast
+        )
+        return jax.device_get(out.carry)
+
+    whole = run(tmp_path / "whole", 4)
+    run(tmp_path / "cut", 2)  # "Killed" after 2 updates ...
+    resumed = run(tmp_path / "cut", 4, resume=True)  # ... and started again.
+    jax.tree.map(np.testing.assert_array_equal, resumed, whole)
+    moments = resumed.rollout.normalizer.obs
+    assert float(moments.count) == pytest.approx(INITIAL_COUNT + 4 * (1 + 4 * 8))
+    # train(key) in one scan: the same statistics (to float rounding of another program).
+    one_scan = jax.jit(ppo.make_train(config, envs.make("gymnax/CartPole-v1")))(key).state
+    np.testing.assert_allclose(moments.mean, one_scan.rollout.normalizer.obs.mean, rtol=1e-5)
