@@ -109,9 +109,11 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
     env_names = list(dict.fromkeys(r["env"] for r in records))
     algos = list(dict.fromkeys(r["algo"] for r in records))
     steps = [r["env_steps"][-1] for r in records]
-    budgets = [f"{config.total_timesteps:,} environment steps per gymnax run"]
+    budgets = []
+    if any(not name.startswith("brax/") for name in env_names):
+        budgets.append(f"{config.total_timesteps:,} environment steps per gymnax run")
     if any(name.startswith("brax/") for name in env_names):
-        budgets.append(f"{config.brax_total_timesteps:,} per brax run")
+        budgets.append(f"{config.brax_total_timesteps:,} environment steps per brax run")
     lines = [
         f"Final episode return (mean ± std over {config.num_seeds} vmapped seeds; the last chunk's "
         f"mean of `episode_return`), a budget of {' and '.join(budgets)}, rounded down to whole "
