@@ -9,7 +9,9 @@ locomotion in the full preset), several seeds vmapped, return vs environment ste
   python -m experiments.npg.main --preset=full
       # + brax hopper, walker2d, halfcheetah, swimmer, humanoid, pusher; 1e6 gymnax / 5e6 brax
       # steps, 5 seeds.
-      # For an accelerator (hours on CPU); not measured yet.
+      # For an accelerator (days on CPU); not run. Its brax envs at 5e5 steps, 2 seeds
+      # (--config.envs=brax/hopper,... --config.brax_total_timesteps=500000 --config.num_seeds=2)
+      # took 72 min on the CPU; final returns in the README (TRPO best on hopper and walker2d).
 
 Each algorithm starts from its module's ``default_config()`` (``jaxml.rl.<algo>``); only the
 step budget, the seeds and the fields under ``overrides`` change.
