@@ -77,7 +77,7 @@ def train_rows(algo: str, name: str, num_envs: int, num_steps: int, total: int, 
     start = time.perf_counter()
     compiled = jax.jit(on_policy.make_train(trainer)).lower(jax.random.PRNGKey(0)).compile()
     compile_s = time.perf_counter() - start
-    env_steps = trainer.sizes.num_updates * trainer.sizes.batch_size
+    env_steps = trainer.num_steps * trainer.sizes.batch_size
     for seed in range(runs):
         load_before = load()
         start = time.perf_counter()

@@ -9,9 +9,7 @@ resume, NaN guard), ``--mesh`` data parallelism and ``--num_seeds`` vmapped seed
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,18 +20,14 @@ import optax
 from experiments.digits.config import get_config
 from jaxml.data.digits import NUM_CLASSES, Digits, load_digits_split
 from jaxml.models import ResidualMLP
-from jaxml.utils import runner, sharding
+from jaxml.utils import sharding
 from jaxml.utils.config import ConfigError, check_base, check_positive
 from jaxml.utils.plotting import plot_curves
+from jaxml.utils.supervised import supervised_trainer
+from jaxml.utils.trainer import Trainer, run_options, run_trainer
 
 NAME = "digits"
 FIGURE = "learning_curves.png"
-
-
-class TrainState(NamedTuple):
-    params: Any  # flax parameter pytree.
-    opt_state: optax.OptState
-    key: jax.Array  # [2] uint32, consumed one split per step for minibatch sampling.
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -46,40 +40,37 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
     return optax.adamw(schedule, weight_decay=config.weight_decay)
 
 
-def make_train(
+def make_trainer(
     config: ml_collections.ConfigDict, data: Digits, mesh: jax.sharding.Mesh | None
-) -> tuple[Callable, runner.StepFn, runner.EvalFn]:
-    """Pure ``init(key)``, ``step(state)`` and ``evaluate(state)`` for one seed."""
+) -> Trainer:
+    """The supervised ``Trainer`` of one seed (minibatches drawn with replacement)."""
     model = ResidualMLP(NUM_CLASSES, width=config.model.width, num_blocks=config.model.num_blocks)
-    optimizer = make_optimizer(config)
     x_train, y_train = jnp.asarray(data.train.x), jnp.asarray(data.train.y)
     x_test, y_test = jnp.asarray(data.test.x), jnp.asarray(data.test.y)
-    num_train = x_train.shape[0]
 
-    def loss_fn(params, x, y):
+    def loss_fn(params, batch, key=None, setting=None):
+        x, y = batch
         logits = model.apply(params, x)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+        return loss, {"train_accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
 
-    def init(key: jax.Array) -> TrainState:
-        init_key, data_key = jax.random.split(key)
-        params = model.init(init_key, x_train[:1])
-        return TrainState(params, optimizer.init(params), data_key)
+    def sample_batch(key, setting):
+        idx = jax.random.randint(key, (config.batch_size,), 0, x_train.shape[0])
+        return x_train[idx], y_train[idx]
 
-    def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        key, batch_key = jax.random.split(state.key)
-        idx = jax.random.randint(batch_key, (config.batch_size,), 0, num_train)
-        x, y = sharding.shard_batch((x_train[idx], y_train[idx]), mesh)
-        (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, x, y)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return TrainState(params, opt_state, key), {"train_loss": loss, "train_accuracy": acc}
+    def evaluate(params, setting):
+        loss, aux = loss_fn(params, (x_test, y_test))
+        return {"test_loss": loss, "test_accuracy": aux["train_accuracy"]}
 
-    def evaluate(state: TrainState) -> dict[str, jax.Array]:
-        loss, acc = loss_fn(state.params, x_test, y_test)
-        return {"test_loss": loss, "test_accuracy": acc}
-
-    return init, step, evaluate
+    return supervised_trainer(
+        init_params=lambda key, setting: model.init(key, x_train[:1]),
+        sample_batch=sample_batch,
+        loss_fn=loss_fn,
+        optimizer=make_optimizer(config),
+        num_steps=config.num_steps,
+        evaluate=evaluate,
+        mesh=mesh,
+    )
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -102,24 +93,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     mesh = sharding.make_data_mesh(config.mesh)
     sharding.check_batch_divisible(config.batch_size, mesh, "--config.batch_size")
     data = load_digits_split(config.test_fraction, config.split_seed)
-    init, step, evaluate = runner.vmap_seeds(*make_train(config, data, mesh))
-    keys = runner.seed_keys(config.seed, config.num_seeds)
-    init_state = sharding.replicate(jax.jit(init)(keys), mesh)
-
+    trainer = make_trainer(config, data, mesh)
     start = time.perf_counter()
-    result = runner.run(
-        step,
-        init_state,
-        num_steps=config.num_steps,
-        workdir=workdir,
+    run = run_trainer(
+        trainer,
+        workdir,
+        **run_options(config),
         chunk_size=config.chunk_size,
-        eval_fn=evaluate,
         eval_every_chunks=config.eval_every_chunks,
         resume=resume,
-        **runner.options_from_config(config),
-        num_seeds=config.num_seeds,
         description=NAME,
     )
+    result = run.result
     seconds = time.perf_counter() - start
     summary = write_summary(config, workdir, result.history, seconds)
     return summary

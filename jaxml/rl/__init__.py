@@ -21,11 +21,13 @@ from jaxml.rl._rollout import (
     update_episode_stats,
 )
 from jaxml.rl.losses import a2c_loss, ppo_loss, value_loss
-from jaxml.rl.on_policy import Batch, Sizes, Trainer, TrainOutput, TrainState
+from jaxml.rl.on_policy import Batch, OnPolicyTrainer, Sizes, TrainState
+from jaxml.utils.trainer import Trainer, TrainOutput
 
 __all__ = [
     "Batch",
     "EpisodeStats",
+    "OnPolicyTrainer",
     "RolloutState",
     "Sizes",
     "TrainOutput",
@@ -63,7 +65,9 @@ from jaxml.rl._cg import conjugate_gradient  # noqa: E402
 
 __all__ += ["conjugate_gradient", "npg", "trpo"]
 
-# Seed-vmapped, mesh-sharded runs through jaxml.utils.runner.
-from jaxml.rl._launch import TrainerRun, run_trainer, shard_env_axis  # noqa: E402
+# The trainer contract every loop shares, and the one function that runs it (seeds vmapped,
+# chunks, checkpoints, resume; with a mesh, the environment axis split over the devices).
+from jaxml.rl._sharding import rollout_partition  # noqa: E402
+from jaxml.utils.trainer import TrainerRun, run_trainer  # noqa: E402
 
-__all__ += ["TrainerRun", "run_trainer", "shard_env_axis"]
+__all__ += ["TrainerRun", "rollout_partition", "run_trainer"]

@@ -25,7 +25,7 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.rl import on_policy
 from jaxml.rl.losses import a2c_loss
-from jaxml.rl.on_policy import Batch, Metrics, Trainer, TrainOutput
+from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -70,7 +70,7 @@ def objective(
     )
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """A2C's ``init(key)`` and ``step(state) -> (state, metrics)`` for ``env``.
 
     Raises:

@@ -81,7 +81,7 @@ from jaxml.models.agent_actor_critic import (
 from jaxml.rl import on_policy, ppo
 from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state
 from jaxml.rl.losses import normalize, ppo_loss
-from jaxml.rl.on_policy import Batch, Metrics, Trainer, TrainOutput, TrainState
+from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput, TrainState
 
 CRITICS = ("centralised", "decentralised")
 RECURRENT = ("none", "gru", "lstm")
@@ -516,7 +516,7 @@ def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
     return Policy(model, layout, config.critic == "centralised", bool(config.agent_id))
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """IPPO's or MAPPO's ``init(key)`` and ``step(state)`` for the multi-agent ``env``.
 
     Raises:
@@ -551,7 +551,15 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer
         sizes=sizes,
         metrics_fn=rollout_metrics,
     )
-    return Trainer(init, step, sizes, policy, optimizer, env)
+    return OnPolicyTrainer(
+        init=init,
+        step=step,
+        num_steps=sizes.num_updates,
+        sizes=sizes,
+        model=policy,
+        optimizer=optimizer,
+        env=env,
+    )
 
 
 class AsMultiAgent(Environment):

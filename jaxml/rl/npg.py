@@ -41,7 +41,14 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.optim import rank1_natural_gradient
 from jaxml.rl import losses, on_policy
-from jaxml.rl.on_policy import ActorCriticOptState, Batch, Metrics, Sizes, Trainer, TrainOutput
+from jaxml.rl.on_policy import (
+    ActorCriticOptState,
+    Batch,
+    Metrics,
+    OnPolicyTrainer,
+    Sizes,
+    TrainOutput,
+)
 
 FISHER_VECTORS = ("single_sample", "batch_mean_score")
 
@@ -220,7 +227,7 @@ def update(
     return params, ActorCriticOptState(actor_state, critic_state), {**metrics, **critic_metrics}
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """NPG-rank1's ``init(key)`` and ``step(state) -> (state, metrics)`` for ``env``.
 
     Raises:

@@ -26,6 +26,7 @@ Config fields read here (``base_config`` has them all): ``num_envs``, ``num_step
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -41,6 +42,9 @@ from jaxml.models.actor_critic import ActorCritic, flatten_observation, make_act
 from jaxml.rl import batching, losses
 from jaxml.rl._gae import gae_time_major
 from jaxml.rl._rollout import RolloutState, Transition, auto_reset, reset, rollout
+from jaxml.rl._sharding import rollout_partition
+from jaxml.utils import trainer as trainer_lib
+from jaxml.utils.trainer import Trainer, TrainOutput
 
 Metrics = dict[str, jax.Array]
 OPTIMIZERS = ("adam", "rmsprop")
@@ -473,15 +477,18 @@ def train_step(
     return TrainState(params, opt_state, rollout_state, key, update), metrics
 
 
-class Trainer(NamedTuple):
-    """A trainer's pieces: ``train(key)`` is ``init`` then ``num_updates`` scanned ``step``s."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OnPolicyTrainer(Trainer):
+    """An on-policy ``Trainer`` (one step = one rollout + update) with the pieces its users read.
 
-    init: Callable[[jax.Array], TrainState]  # key [2] -> TrainState.
-    step: Callable[[TrainState], tuple[TrainState, Metrics]]  # One update (pure, jittable).
+    ``num_steps`` is ``sizes.num_updates``; ``partition`` splits the rollout's environment axis.
+    """
+
     sizes: Sizes
-    model: ActorCritic
+    model: Any  # The network (an ``ActorCritic``, or MAPPO's ``Policy``).
     optimizer: optax.GradientTransformation
     env: AutoResetWrapper  # The auto-resetting environment the rollouts use.
+    partition: Any = rollout_partition
 
 
 def build_trainer(
@@ -492,7 +499,7 @@ def build_trainer(
     optimizer: optax.GradientTransformation,
     update_fn: UpdateFn,
     sizes: Sizes,
-) -> Trainer:
+) -> OnPolicyTrainer:
     """``init`` and ``step`` around an algorithm's ``update_fn`` (where TRPO and NPG plug in)."""
     env = auto_reset(env)
     init = functools.partial(
@@ -513,14 +520,22 @@ def build_trainer(
         bootstrap_truncated=config.bootstrap_truncated,
     )
     step = functools.partial(train_step, collect_fn=collect_fn, update_fn=update_fn, sizes=sizes)
-    return Trainer(init, step, sizes, model, optimizer, env)
+    return OnPolicyTrainer(
+        init=init,
+        step=step,
+        num_steps=sizes.num_updates,
+        sizes=sizes,
+        model=model,
+        optimizer=optimizer,
+        env=env,
+    )
 
 
 def make_sgd_trainer(
     config: ml_collections.ConfigDict,
     env: Environment,
     objective: Callable[..., tuple[jax.Array, Metrics]],
-) -> Trainer:
+) -> OnPolicyTrainer:
     """A trainer whose update is ``sgd_update`` on ``objective(params, minibatch, *, model)``."""
     sizes = derive_sizes(config)
     model = make_model(config, env)
@@ -536,24 +551,9 @@ def make_sgd_trainer(
     )
 
 
-class TrainOutput(NamedTuple):
-    state: TrainState  # The final state.
-    metrics: Metrics  # Every metric, [num_updates].
-
-
-def scan_updates(trainer: Trainer, state: TrainState, num_updates: int) -> TrainOutput:
-    """``num_updates`` updates from ``state`` in one ``lax.scan``."""
-    state, metrics = jax.lax.scan(lambda s, _: trainer.step(s), state, None, length=num_updates)
-    return TrainOutput(state, metrics)
-
-
 def make_train(trainer: Trainer) -> Callable[[jax.Array], TrainOutput]:
     """PureJaxRL's pure ``train(key) -> TrainOutput``; jit it, vmap it over keys for seeds."""
-
-    def train(key: jax.Array) -> TrainOutput:
-        return scan_updates(trainer, trainer.init(key), trainer.sizes.num_updates)
-
-    return train
+    return trainer_lib.make_train(trainer)
 
 
 # --- Separate actor and critic updates (TRPO, NPG-rank1): a policy step, then an Adam critic. ---

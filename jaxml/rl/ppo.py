@@ -30,7 +30,7 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.rl import on_policy
 from jaxml.rl.losses import ppo_loss
-from jaxml.rl.on_policy import Batch, Metrics, Trainer, TrainOutput
+from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -85,7 +85,7 @@ def _check(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{field}: expected >= 0, got {config[field]!r}")
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """PPO's ``init(key)`` and ``step(state) -> (state, metrics)`` for ``env``.
 
     Raises:

@@ -36,7 +36,14 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.rl import losses, on_policy
 from jaxml.rl._cg import conjugate_gradient
-from jaxml.rl.on_policy import ActorCriticOptState, Batch, Metrics, Sizes, Trainer, TrainOutput
+from jaxml.rl.on_policy import (
+    ActorCriticOptState,
+    Batch,
+    Metrics,
+    OnPolicyTrainer,
+    Sizes,
+    TrainOutput,
+)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -223,7 +230,7 @@ def update(
     return params, ActorCriticOptState(opt_state.actor, critic_state), {**metrics, **critic_metrics}
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> Trainer:
+def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """TRPO's ``init(key)`` and ``step(state) -> (state, metrics)`` for ``env``.
 
     Raises:

@@ -49,7 +49,7 @@ def test_mesh_refuses_env_counts_the_devices_do_not_divide(tmp_path):
             for a in NPG]  # fmt: skip
     status, _, err = run([*args, "--mesh", f"--workdir={tmp_path}"], devices=8)
     assert status != 0
-    assert "num_envs: 4 environments do not split evenly over the 8 mesh devices" in err
+    assert "num_envs: expected a multiple of the 8 mesh devices, got 4" in err
 
 
 def test_overrides_parse_json_values_and_name_unknown_fields():

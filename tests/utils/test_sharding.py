@@ -12,15 +12,15 @@ HLO_PROBE = textwrap.dedent(
     """
     import jax
     from experiments.digits.config import get_config
-    from experiments.digits.main import make_train
+    from experiments.digits.main import make_trainer
     from jaxml.data import load_digits_split
     from jaxml.utils import sharding
 
     config = get_config("quick")
     mesh = sharding.make_data_mesh(True)
-    init, step, _ = make_train(config, load_digits_split(), mesh)
-    state = sharding.replicate(init(jax.random.PRNGKey(0)), mesh)
-    hlo = jax.jit(step).lower(state).compile().as_text()
+    trainer = make_trainer(config, load_digits_split(), mesh)
+    state = sharding.replicate(trainer.init(jax.random.PRNGKey(0)), mesh)
+    hlo = jax.jit(trainer.step).lower(state).compile().as_text()
     print(mesh.size, "all-reduce" in hlo)
     """
 )
