@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import ml_collections
 
+from jaxml.utils import checks
+
 PRESETS = ("quick", "full")
 
 
@@ -38,25 +40,34 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def check_preset(preset: str) -> str:
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset={preset!r}: must be one of {', '.join(PRESETS)}")
-    return preset
+    return checks.choice(preset, "--preset", PRESETS, ConfigError)
 
 
 def check_choice(config: ml_collections.ConfigDict, field: str, choices: Iterable[str]) -> None:
     """Raises ConfigError unless ``config.<field>`` is one of ``choices``."""
-    choices = tuple(choices)
-    value = config[field]
-    if value not in choices:
-        raise ConfigError(f"--config.{field}={value!r}: must be one of {', '.join(choices)}")
+    checks.choice(config[field], f"--config.{field}", choices, ConfigError)
+
+
+def check_choices(config: ml_collections.ConfigDict, field: str, choices: Iterable[str]) -> None:
+    """Raises ConfigError unless ``config.<field>`` is a non-empty tuple of ``choices``."""
+    checks.choices(config[field], f"--config.{field}", choices, ConfigError)
 
 
 def check_positive(config: ml_collections.ConfigDict, fields: Sequence[str]) -> None:
     """Raises ConfigError unless every ``config.<field>`` is a number > 0."""
     for field in fields:
-        value = config[field]
-        if not value > 0:
-            raise ConfigError(f"--config.{field}={value!r}: must be > 0")
+        checks.positive(config[field], f"--config.{field}", ConfigError)
+
+
+def check_in_range(
+    config: ml_collections.ConfigDict,
+    field: str,
+    low: float,
+    high: float,
+    closed: tuple[bool, bool] = (True, True),
+) -> None:
+    """Raises ConfigError unless ``config.<field>`` lies between ``low`` and ``high``."""
+    checks.in_range(config[field], f"--config.{field}", low, high, closed=closed, error=ConfigError)
 
 
 def check_base(config: ml_collections.ConfigDict) -> None:
