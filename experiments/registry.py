@@ -46,7 +46,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         module="experiments.npg.main",
         paper="Rank-1 inverse-Fisher natural policy gradient (Huo et al., 2601.18626)",
         smoke_overrides={
-            "envs": "CartPole-v1",
+            "envs": ("CartPole-v1",),
             "num_seeds": 1,
             "total_timesteps": 2048,  # Two TRPO updates (8 x 128); more for the others.
             "num_chunks": 2,
@@ -60,10 +60,11 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         smoke_overrides={
             # SMAX and the vmapped-seed path are covered by npg's smoke run and tests/rl; this
             # runs the seed-after-seed path the recurrent Foraging run takes.
-            "runs": "foraging_ippo_lstm",
+            "run_names": ("foraging_ippo_lstm",),
             "num_seeds": 2,
             "vmap_seeds": False,
-            "overrides.foraging_ippo_lstm": "num_envs=8;num_steps=16",
+            "runs.foraging_ippo_lstm.num_envs": 8,
+            "runs.foraging_ippo_lstm.num_steps": 16,
             "foraging_total_timesteps": 256,
             "num_chunks": 2,
             "progress_bar": False,

@@ -1,4 +1,4 @@
-"""What the RL launchers (npg, marl) share: per-run config overrides and seed-vmapped curves.
+"""What the RL launchers (npg, marl) share: seed-vmapped learning curves.
 
 The curve of a metric is the seed mean of each chunk's value with a 95% normal confidence band
 (1.96 · std / √seeds). Wall-clock is the run's time per update after compilation (the first
@@ -7,7 +7,6 @@ chunk, which compiles, is left out of the rate) times the update index.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -16,48 +15,17 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from jaxml.rl import Trainer, run_trainer
-from jaxml.utils import runner, sharding
-from jaxml.utils.config import ConfigError
-
-
-def parse_overrides(text: str) -> dict:
-    """``"field=value;field=value"`` to a dict; values are JSON where they parse, else strings."""
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        field, _, value = item.partition("=")
-        try:
-            out[field.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[field.strip()] = value.strip()
-    return out
-
-
-def apply_overrides(
-    trainer_config: ml_collections.ConfigDict, text: str, flag: str
-) -> ml_collections.ConfigDict:
-    """``trainer_config`` with the overrides in ``text`` (from ``--config.<flag>``) applied.
-
-    Raises:
-      ConfigError: naming ``flag`` and the unknown field.
-    """
-    for field, value in parse_overrides(text).items():
-        if field not in trainer_config:
-            raise ConfigError(f"--config.{flag}: unknown field {field!r}")
-        trainer_config[field] = value
-    return trainer_config
+from jaxml.utils.trainer import Trainer, member_metric, run_options, run_trainer
 
 
 def _run(trainer, config, workdir, resume, description, seed, num_seeds):
+    options = {**run_options(config), "seed": seed, "num_seeds": num_seeds}
     return run_trainer(
         trainer,
         workdir,
         num_chunks=config.num_chunks,
-        seed=seed,
-        num_seeds=num_seeds,
-        mesh=sharding.make_data_mesh(config.mesh),
         resume=resume,
-        **runner.options_from_config(config),
+        **options,
         description=description,
     )
 
@@ -102,11 +70,7 @@ def train_curves(
     }
     for name in metrics:
         per_seed = np.concatenate(
-            [
-                np.array([r.get(f"{name}_per_seed", [r[name]]) for r in history], np.float64)
-                for history in histories
-            ],
-            axis=1,
+            [member_metric(history, name).astype(np.float64) for history in histories], axis=1
         )  # [chunks, seeds]
         out[name] = {
             "mean": per_seed.mean(axis=1).tolist(),

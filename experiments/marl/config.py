@@ -8,13 +8,15 @@
       # + SMAX 2s3z; 1e7 steps per run, 5 seeds. For an accelerator; not run. At 2e6 steps,
       # 2 seeds (2026-11-25, CPU): 2s3z win rate MAPPO 0.957, IPPO 0.995 (README).
 
-Each run starts from ``mappo.default_config(algorithm)`` at the settings below; change any field
-with ``--config.overrides.<run>="field=value;field=value"``.
+Each run trains at ``config.runs.<run>``, ``mappo.default_config(algorithm)`` at the settings
+below; change any field there (``--config.runs.smax_3m_mappo.learning_rate=3e-4``). Its
+``total_timesteps`` follows ``smax_total_timesteps`` / ``foraging_total_timesteps`` unless set.
+``run_names`` picks the runs, a tuple: ``--config.run_names="('smax_3m_mappo','smax_3m_ippo')"``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ml_collections
 
@@ -43,7 +45,7 @@ RUNS = {
 }
 
 
-def smax_config(algorithm: str, total_timesteps: int) -> ml_collections.ConfigDict:
+def smax_config(algorithm: str, total_timesteps: Any) -> ml_collections.ConfigDict:
     """``mappo.default_config`` (4 epochs x 4 minibatches, lr 5e-4, ReLU 64-64, entropy 0.01)
     at 64 envs x 64 steps."""
     config = mappo.default_config(algorithm)
@@ -51,7 +53,7 @@ def smax_config(algorithm: str, total_timesteps: int) -> ml_collections.ConfigDi
     return config
 
 
-def foraging_config(total_timesteps: int) -> ml_collections.ConfigDict:
+def foraging_config(total_timesteps: Any) -> ml_collections.ConfigDict:
     """The Foraging Games authors' PPO settings (128 envs x 32 steps, lr 2.5e-4, LSTM 128),
     with shared parameters and an agent id instead of one network per agent."""
     config = mappo.default_config("ippo")
@@ -68,7 +70,7 @@ def foraging_config(total_timesteps: int) -> ml_collections.ConfigDict:
     return config
 
 
-def trainer_config(name: str, total_timesteps: int) -> ml_collections.ConfigDict:
+def trainer_config(name: str, total_timesteps: Any) -> ml_collections.ConfigDict:
     run = RUNS[name]
     if run.env_id == "jaxmarl/SMAX":
         return smax_config(run.algorithm, total_timesteps)
@@ -78,10 +80,11 @@ def trainer_config(name: str, total_timesteps: int) -> ml_collections.ConfigDict
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
-    config.runs = "smax_3m_mappo,smax_3m_ippo,foraging_ippo_lstm"
+    config.run_names = ("smax_3m_mappo", "smax_3m_ippo", "foraging_ippo_lstm")
     config.num_seeds = 3
-    config.smax_total_timesteps = 250_000  # Per SMAX run (every seed).
-    config.foraging_total_timesteps = 150_000  # Per Foraging run (every seed).
+    # Per SMAX / Foraging run (every seed); each run's total_timesteps refers to one of these.
+    config.smax_total_timesteps = ml_collections.FieldReference(250_000)
+    config.foraging_total_timesteps = ml_collections.FieldReference(150_000)
     config.num_chunks = 10  # Metric rows (and checkpoint opportunities) per run.
     config.checkpoint_every_chunks = 5
     config.tensorboard = False
@@ -89,10 +92,14 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     # (With jax 0.10.2 vmapped multi-agent seeds deadlocked XLA:CPU's concurrency-optimized
     # scheduler; importing jaxml switches it off, see jaxml/_xla_flags.py.)
     config.vmap_seeds = True
-    # Per-run trainer overrides, "field=value;field=value" (e.g. "learning_rate=3e-4").
-    config.overrides = ml_collections.ConfigDict({name: "" for name in RUNS})
+    # Every run's trainer config, nested: override any field.
+    totals = {"jaxmarl/SMAX": config.get_ref("smax_total_timesteps"),
+              "ForagingScoreG-v0": config.get_ref("foraging_total_timesteps")}  # fmt: skip
+    config.runs = ml_collections.ConfigDict(
+        {name: trainer_config(name, totals[run.env_id]) for name, run in RUNS.items()}
+    )
     if preset == "full":
-        config.runs = ",".join(RUNS)
+        config.run_names = tuple(RUNS)
         config.num_seeds = 5
         config.smax_total_timesteps = 10_000_000
         config.foraging_total_timesteps = 10_000_000

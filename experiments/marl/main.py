@@ -1,9 +1,9 @@
 """IPPO/MAPPO on SMAX and IPPO-LSTM on the Foraging Games: win or success rate vs steps.
 
-Each run (``--config.runs``) trains ``num_seeds`` seeds in ``num_chunks`` chunks through the
-runner, with checkpoints and exact resume (seeds vmapped; ``--config.vmap_seeds=false`` runs them
-one after the other); ``--mesh`` splits its environments over the local devices. ``win_rate`` is
-the share of the episodes that ended in a chunk's rollouts that were won (SMAX: the enemy team
+Each run (``--config.run_names``; its trainer config ``--config.runs.<run>.<field>``) trains
+``num_seeds`` seeds in ``num_chunks`` chunks through the runner, with checkpoints and exact
+resume (seeds vmapped; ``--config.vmap_seeds=false`` runs them one after the other);
+``--mesh`` splits its environments over the local devices. ``win_rate`` is the share of the episodes that ended in a chunk's rollouts that were won (SMAX: the enemy team
 wiped out with an ally alive) or succeeded (Foraging Games: ``extras["success"]``), averaged over
 the chunk's updates; curves are the seed mean with a 95% normal band (``experiments.rl_common``).
 
@@ -18,58 +18,38 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from experiments.marl.config import RUNS, get_config, trainer_config
-from experiments.rl_common import apply_overrides, train_curves
+from experiments.marl.config import RUNS, get_config
+from experiments.rl_common import train_curves
 from jaxml import envs
 from jaxml.rl import mappo
-from jaxml.utils.config import ConfigError, check_base, check_positive
+from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import plt
 
 NAME = "marl"
 FIGURE = "win_rates.png"
 
 
-def run_names(config: ml_collections.ConfigDict) -> list[str]:
-    names = [n.strip() for n in config.runs.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"--config.runs: empty; accepted: {', '.join(RUNS)}")
-    for name in names:
-        if name not in RUNS:
-            raise ConfigError(f"--config.runs: {name!r} is not one of {', '.join(RUNS)}")
-    return names
-
-
-def run_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
-    total = (
-        config.smax_total_timesteps
-        if RUNS[name].env_id == "jaxmarl/SMAX"
-        else config.foraging_total_timesteps
-    )
-    return apply_overrides(trainer_config(name, total), config.overrides[name], f"overrides.{name}")
-
-
 def make_trainer(config: ml_collections.ConfigDict, name: str):
     run = RUNS[name]
     try:
-        return mappo.make_trainer(run_config(config, name), envs.make(run.env_id, **run.env_kwargs))
-    except ConfigError:
-        raise
+        return mappo.make_trainer(config.runs[name], envs.make(run.env_id, **run.env_kwargs))
     except ValueError as error:
-        raise ConfigError(f"--config.overrides.{name}: {error}") from error
+        raise ConfigError(f"--config.runs.{name}: {error}") from error
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_positive(config, ("smax_total_timesteps", "foraging_total_timesteps", "num_chunks"))
-    for name in run_names(config):
-        make_trainer(config, name)  # Unknown override fields, sizes, the env's specs.
+    check_choices(config, "run_names", RUNS)
+    for name in config.run_names:
+        make_trainer(config, name)  # Sizes, the env's specs.
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
     validate(config)
     workdir = Path(workdir)
     records = []
-    for name in run_names(config):
+    for name in config.run_names:
         trainer = make_trainer(config, name)
         curves = train_curves(
             trainer,

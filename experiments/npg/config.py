@@ -13,14 +13,18 @@ locomotion in the full preset), several seeds vmapped, return vs environment ste
       # (--config.envs=brax/hopper,... --config.brax_total_timesteps=500000 --config.num_seeds=2)
       # took 72 min on the CPU; final returns in the README (TRPO best on hopper and walker2d).
 
-Each algorithm starts from its module's ``default_config()`` (``jaxml.rl.<algo>``); only the
-step budget, the seeds and the fields under ``overrides`` change.
+Each algorithm trains at ``config.trainers.<algo>``, its ``jaxml.rl.default_config(algo)``;
+change any field there (``--config.trainers.ppo.learning_rate=1e-3``). Its ``total_timesteps``
+is replaced by ``total_timesteps`` (gymnax) or ``brax_total_timesteps`` (brax) per environment.
+Lists are tuples: ``--config.algos="('npg','ppo')" --config.envs="('CartPole-v1',)"`` (a single
+name without brackets is a 1-tuple).
 """
 
 from __future__ import annotations
 
 import ml_collections
 
+from jaxml import rl
 from jaxml.utils.config import base_config, check_preset
 
 ALGOS = ("npg", "a2c", "ppo", "trpo")
@@ -31,18 +35,18 @@ BRAX_ENVS = ("hopper", "walker2d", "halfcheetah", "swimmer", "humanoid", "pusher
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
-    config.algos = ",".join(ALGOS)
-    config.envs = ",".join(GYMNAX_ENVS)
+    config.algos = ALGOS
+    config.envs = GYMNAX_ENVS
     config.num_seeds = 3
     config.total_timesteps = 100_000  # Per gymnax run (every algorithm, every seed).
     config.brax_total_timesteps = 5_000_000  # Per brax run (full preset).
     config.num_chunks = 10  # Metric rows (and checkpoints) per run.
     config.checkpoint_every_chunks = 5
     config.tensorboard = False
-    # Per-algorithm config overrides, "field=value;field=value" (e.g. "damping=0.05").
-    config.overrides = ml_collections.ConfigDict({algo: "" for algo in ALGOS})
+    # Every algorithm's trainer config (jaxml.rl.default_config), nested: override any field.
+    config.trainers = ml_collections.ConfigDict({algo: rl.default_config(algo) for algo in ALGOS})
     if preset == "full":
-        config.envs = ",".join(GYMNAX_ENVS + tuple(f"brax/{e}" for e in BRAX_ENVS))
+        config.envs = GYMNAX_ENVS + tuple(f"brax/{e}" for e in BRAX_ENVS)
         config.num_seeds = 5
         config.total_timesteps = 1_000_000
         config.num_chunks = 50

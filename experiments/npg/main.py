@@ -18,15 +18,13 @@ import ml_collections
 import numpy as np
 
 from experiments.npg.config import ALGOS, get_config
-from experiments.rl_common import apply_overrides, train_curves
-from jaxml import envs
-from jaxml.rl import a2c, npg, ppo, trpo
-from jaxml.utils.config import ConfigError, check_base, check_positive
+from experiments.rl_common import train_curves
+from jaxml import envs, rl
+from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import plt
 
 NAME = "npg"
 FIGURE = "returns.png"
-MODULES = {"npg": npg, "a2c": a2c, "ppo": ppo, "trpo": trpo}
 LABELS = {"npg": "NPG-rank1", "a2c": "A2C", "ppo": "PPO", "trpo": "TRPO"}
 
 
@@ -37,31 +35,34 @@ def make_env(name: str):
 
 
 def algo_config(config: ml_collections.ConfigDict, algo: str, env_name: str):
-    algo_cfg = MODULES[algo].default_config()
+    """``config.trainers.<algo>`` with the budget of ``env_name``'s family."""
+    algo_cfg = config.trainers[algo].copy_and_resolve_references()
     algo_cfg.total_timesteps = (
         config.brax_total_timesteps if env_name.startswith("brax/") else config.total_timesteps
     )
-    return apply_overrides(algo_cfg, config.overrides[algo], f"overrides.{algo}")
+    return algo_cfg
+
+
+def make_trainer(config: ml_collections.ConfigDict, algo: str, env_name: str):
+    try:
+        return rl.make_trainer(algo, algo_config(config, algo, env_name), make_env(env_name))
+    except ValueError as error:
+        raise ConfigError(f"--config.trainers.{algo} on {env_name}: {error}") from error
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_positive(config, ("total_timesteps", "brax_total_timesteps", "num_chunks"))
-    for algo in config.algos.split(","):
-        if algo not in ALGOS:
-            raise ConfigError(f"--config.algos: {algo!r} is not one of {', '.join(ALGOS)}")
-        for env_name in config.envs.split(","):
-            if env_name.startswith("brax/"):
-                continue  # Built only when run (brax is slow to import).
-            try:
-                MODULES[algo].make_trainer(algo_config(config, algo, env_name), make_env(env_name))
-            except ValueError as error:
-                raise ConfigError(f"{algo} on {env_name}: {error}") from error
+    check_choices(config, "algos", ALGOS)
+    for algo in config.algos:
+        for env_name in config.envs:
+            if not env_name.startswith("brax/"):  # brax is slow to import: built when run.
+                make_trainer(config, algo, env_name)
 
 
 def run_one(config, algo: str, env_name: str, workdir: Path, resume: bool) -> dict:
     """Trains ``num_seeds`` seeds of ``algo`` on ``env_name``; returns curves and final returns."""
-    trainer = MODULES[algo].make_trainer(algo_config(config, algo, env_name), make_env(env_name))
+    trainer = make_trainer(config, algo, env_name)
     curves = train_curves(trainer, config, workdir, resume, description=f"{env_name}/{algo}")
     return {"algo": algo, "env": env_name, **curves}
 
@@ -70,8 +71,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     validate(config)
     workdir = Path(workdir)
     records = []
-    for env_name in config.envs.split(","):
-        for algo in config.algos.split(","):
+    for env_name in config.envs:
+        for algo in config.algos:
             run_dir = workdir / "runs" / env_name.replace("/", "_") / algo
             records.append(run_one(config, algo, env_name, run_dir, resume))
             (workdir / "results.json").write_text(json.dumps(records, indent=1))

@@ -71,3 +71,8 @@ from jaxml.rl._sharding import rollout_partition  # noqa: E402
 from jaxml.utils.trainer import TrainerRun, run_trainer  # noqa: E402
 
 __all__ += ["TrainerRun", "rollout_partition", "run_trainer"]
+
+# Trainers by name.
+from jaxml.rl._registry import default_config, is_multi_agent, make_trainer, names  # noqa: E402
+
+__all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.marl.config import get_config as marl_config
-from experiments.rl_common import apply_overrides, parse_overrides
+from experiments.marl.main import validate as validate_marl
 from jaxml.utils.config import ConfigError
 from jaxml.utils.metrics import read_metrics
 from tests.helpers import run
@@ -21,7 +21,7 @@ NPG = [
     "--config.num_seeds=2",
     "--config.total_timesteps=4096",  # 4 updates of 8 envs x 128 steps.
     "--config.num_chunks=2",
-    "--config.overrides.ppo=num_envs=8",
+    "--config.trainers.ppo.num_envs=8",
 ]
 
 
@@ -30,8 +30,11 @@ def test_mesh_over_8_devices_gives_the_single_device_curves(tmp_path, normalize)
     """With normalisation the moments are replicated and the discounted returns split."""
     args = NPG
     if normalize:
-        ppo = "--config.overrides.ppo=num_envs=8;normalize_observations=true;normalize_rewards=true"
-        args = [ppo if a.startswith("--config.overrides.ppo") else a for a in NPG]
+        args = [
+            *NPG,
+            "--config.trainers.ppo.normalize_observations=true",
+            "--config.trainers.ppo.normalize_rewards=true",
+        ]
     rows = {}
     for name, extra in (("one", []), ("mesh", ["--mesh"])):
         status, _, err = run([*args, *extra, f"--workdir={tmp_path / name}"], devices=8)
@@ -45,19 +48,18 @@ def test_mesh_over_8_devices_gives_the_single_device_curves(tmp_path, normalize)
 
 
 def test_mesh_refuses_env_counts_the_devices_do_not_divide(tmp_path):
-    args = [a if a != "--config.overrides.ppo=num_envs=8" else "--config.overrides.ppo=num_envs=4"
-            for a in NPG]  # fmt: skip
+    args = [*NPG, "--config.trainers.ppo.num_envs=4"]
     status, _, err = run([*args, "--mesh", f"--workdir={tmp_path}"], devices=8)
     assert status != 0
     assert "num_envs: expected a multiple of the 8 mesh devices, got 4" in err
 
 
-def test_overrides_parse_json_values_and_name_unknown_fields():
-    assert parse_overrides("learning_rate=3e-4; recurrent=gru;hidden=[32, 32]") == {
-        "learning_rate": 3e-4,
-        "recurrent": "gru",
-        "hidden": [32, 32],
-    }
+def test_nested_trainer_fields_override_from_the_command_line(tmp_path):
+    """``--config.runs.<run>.<field>`` reaches the trainer; an unknown field exits 2 naming it."""
+    base = ["-m", "experiments.marl.main", f"--workdir={tmp_path}", "--config.progress_bar=false"]
+    status, _, err = run([*base, "--config.runs.smax_3m_mappo.nope=1"])
+    assert status == 2 and "--config.runs.smax_3m_mappo.nope: unknown field" in err
     config = marl_config("quick")
-    with pytest.raises(ConfigError, match="--config.overrides.x: unknown field 'nope'"):
-        apply_overrides(config, "nope=1", "overrides.x")
+    config.runs.smax_3m_mappo.num_minibatches = 7
+    with pytest.raises(ConfigError, match="--config.runs.smax_3m_mappo: config.num_minibatches"):
+        validate_marl(config)

@@ -1,0 +1,176 @@
+"""On-policy rollouts: the training state, the network's policy, and rollout + GAE batches."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jumanji.wrappers import AutoResetWrapper
+
+from jaxml.models.actor_critic import ActorCritic, flatten_observation
+from jaxml.rl import losses
+from jaxml.rl._gae import gae_time_major
+from jaxml.rl._on_policy_config import Metrics
+from jaxml.rl._rollout import RolloutState, Transition, reset, rollout
+
+
+class TrainState(NamedTuple):
+    """The whole state of a run: checkpoint it to resume exactly."""
+
+    params: Any  # The actor-critic's parameters.
+    opt_state: optax.OptState
+    rollout: RolloutState  # [B] environments, current observations, episode statistics.
+    key: jax.Array  # [2] uint32: PRNG key of the next update.
+    update: jax.Array  # [] int32: updates done.
+
+
+class Batch(NamedTuple):
+    """A rollout with its advantages and targets: ``[T, B, ...]``, or ``[N, ...]`` flattened."""
+
+    transitions: Transition
+    advantages: jax.Array  # [T, B] (or [T, B, A]): GAE advantages.
+    targets: jax.Array  # [T, B] (or [T, B, A]): λ-return value targets.
+
+
+# objective(params, minibatch [N]) -> (loss [], metrics {name: []}).
+Objective = Callable[[Any, Batch], tuple[jax.Array, Metrics]]
+# update_fn(params, opt_state, batch [T, B], key) -> (params, opt_state, metrics {name: []}).
+UpdateFn = Callable[[Any, Any, Batch, jax.Array], tuple[Any, Any, Metrics]]
+
+
+def forward(model: ActorCritic, params: Any, obs: Any, batch_ndim: int):
+    """``(policy, value)`` of observations with ``batch_ndim`` leading batch axes."""
+    return model.apply(params, flatten_observation(obs, batch_ndim))
+
+
+def minibatch_outputs(model: ActorCritic, params: Any, minibatch: Batch, normalize: bool):
+    """``(policy, value [N], advantages [N])`` of a flat minibatch; advantages are normalized
+    per minibatch when ``normalize`` (the loss functions' shared preamble)."""
+    policy, value = forward(model, params, minibatch.transitions.obs, 1)
+    advantages = minibatch.advantages
+    if normalize:
+        advantages = losses.normalize(advantages)
+    return policy, value, advantages
+
+
+def act(params: Any, obs: Any, key: jax.Array, *, model: ActorCritic):
+    """The rollout policy: ``(action [B, ...], log_prob [B], value [B])`` for ``obs [B, ...]``."""
+    policy, value = forward(model, params, obs, 1)
+    # Not sample_and_log_prob: distrax's broadcasts a sample axis of 1 into the logits' rank.
+    action = policy.sample(seed=key)
+    return action, policy.log_prob(action), value
+
+
+def init_state(
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    model: ActorCritic,
+    optimizer: optax.GradientTransformation,
+    num_envs: int,
+    **normalization: Any,
+) -> TrainState:
+    """Initial parameters, optimizer state and ``num_envs`` freshly reset environments.
+
+    ``normalization``: ``reset``'s ``normalize_observations``, ``normalize_rewards``, ``gamma``.
+    """
+    key_params, key_env, key_next = jax.random.split(key, 3)
+    example = flatten_observation(env.observation_spec.generate_value(), 0)
+    params = model.init(key_params, example)
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        rollout=reset(env, key_env, num_envs, **normalization),
+        key=key_next,
+        update=jnp.zeros((), jnp.int32),
+    )
+
+
+def rollout_and_gae(
+    params: Any,
+    rollout_state: RolloutState,
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    act_fn: Callable[..., Any],
+    bootstrap_fn: Callable[..., tuple[jax.Array, jax.Array]],
+    num_steps: int,
+    gamma: float,
+    gae_lambda: float,
+    extras_fn: Callable[..., Any] | None = None,
+) -> tuple[RolloutState, Batch]:
+    """Rolls ``act_fn`` out for ``num_steps`` steps; advantages and targets by GAE (``[T, B]``).
+
+    ``bootstrap_fn(params, rollout_state, traj, initial_policy_state) -> (last_value [B, ...],
+    final_value [T, B, ...])`` values the observation after the last step and each step's final
+    observation (read by GAE only where an episode was truncated); ``initial_policy_state`` is
+    the recurrent state the rollout started from (None for feed-forward policies).
+    """
+    initial_policy_state = rollout_state.policy_state
+    rollout_state, traj = rollout(
+        env, act_fn, params, rollout_state, key, num_steps, extras_fn=extras_fn
+    )
+    last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
+    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
+    advantages, targets = gae_time_major(
+        traj.reward,
+        traj.discount,
+        traj.done,
+        values,
+        final_value,
+        gamma=gamma,
+        lambda_=gae_lambda,
+    )
+    return rollout_state, Batch(traj, advantages, targets)
+
+
+def feedforward_bootstrap(
+    params: Any,
+    rollout_state: RolloutState,
+    traj: Transition,
+    initial_policy_state: Any,
+    *,
+    value_fn: Callable[[Any, Any, int], jax.Array],
+    bootstrap_truncated: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """``bootstrap_fn`` of a feed-forward critic ``value_fn(params, obs, batch_ndim)``."""
+    del initial_policy_state
+    last_value = value_fn(params, rollout_state.obs, 1)
+    if not bootstrap_truncated:
+        return last_value, jnp.zeros_like(traj.value)
+    # One batched pass over all T·B next observations; gae reads only the episode ends.
+    return last_value, value_fn(params, traj.next_obs, 2)
+
+
+def collect(
+    params: Any,
+    rollout_state: RolloutState,
+    key: jax.Array,
+    *,
+    env: AutoResetWrapper,
+    model: ActorCritic,
+    num_steps: int,
+    gamma: float,
+    gae_lambda: float,
+    bootstrap_truncated: bool,
+) -> tuple[RolloutState, Batch]:
+    """``rollout_and_gae`` for a single-agent ``ActorCritic`` (``Batch [T, B]``)."""
+    return rollout_and_gae(
+        params,
+        rollout_state,
+        key,
+        env=env,
+        act_fn=functools.partial(act, model=model),
+        bootstrap_fn=functools.partial(
+            feedforward_bootstrap,
+            value_fn=lambda p, obs, ndim: forward(model, p, obs, ndim)[1],
+            bootstrap_truncated=bootstrap_truncated,
+        ),
+        num_steps=num_steps,
+        gamma=gamma,
+        gae_lambda=gae_lambda,
+    )

@@ -1,0 +1,169 @@
+"""On-policy trainers' shared config: fields, derived sizes, the network and the optimizer."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import ml_collections
+import optax
+from jumanji.env import Environment
+
+from jaxml.models.actor_critic import ActorCritic, make_actor_critic
+
+Metrics = dict[str, jax.Array]
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Fields every on-policy trainer reads, at PureJaxRL's CartPole PPO values."""
+    return ml_collections.ConfigDict(
+        {
+            "num_envs": 4,  # B: parallel environments.
+            "num_steps": 128,  # T: steps per environment per update.
+            "total_timesteps": 500_000,  # Environment steps of the run (all environments).
+            "update_epochs": 4,  # Passes over each rollout.
+            "num_minibatches": 4,  # Minibatches per pass; must divide num_envs * num_steps.
+            "learning_rate": 2.5e-4,
+            "anneal_lr": True,  # Linear decay to 0 over the run, stepped once per update.
+            "optimizer": "adam",  # One of OPTIMIZERS (eps 1e-5; rmsprop decay 0.99).
+            "max_grad_norm": 0.5,  # Global-norm gradient clip.
+            "gamma": 0.99,
+            "gae_lambda": 0.95,
+            # Bootstrap a time-limit truncation from the value of the episode's final observation
+            # (False: treat it as a termination, as PureJaxRL does).
+            "bootstrap_truncated": True,
+            "hidden": (64, 64),
+            "activation": "tanh",
+            "shared_torso": False,
+            "log_std_init": 0.0,  # Gaussian heads only.
+            # Continuous actions: "clip" (Gaussian, clipped to the bounds) or "tanh" (a
+            # tanh-squashed Gaussian inside the bounds; needs a bounded action spec).
+            "action_squash": "clip",
+            # Running standardisation of observations and scaling of rewards by the std of the
+            # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
+            "normalize_observations": False,
+            "normalize_rewards": False,
+        }
+    )
+
+
+class Sizes(NamedTuple):
+    """Sizes derived from a config (checked by ``derive_sizes``)."""
+
+    num_envs: int  # B.
+    num_steps: int  # T.
+    num_updates: int  # Rollout + update cycles: total_timesteps // batch_size.
+    batch_size: int  # Samples per rollout: num_envs * num_steps.
+    minibatch_size: int  # batch_size // num_minibatches.
+    num_minibatches: int
+    update_epochs: int
+
+    @property
+    def grad_steps_per_update(self) -> int:
+        return self.update_epochs * self.num_minibatches
+
+
+def _positive_int(config: ml_collections.ConfigDict, field: str) -> int:
+    value = config[field]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"config.{field}: expected a positive integer, got {value!r}")
+    return value
+
+
+def require_fields(config: ml_collections.ConfigDict, fields: tuple[str, ...], module: str) -> None:
+    """Raises ValueError naming the first of ``fields`` the config lacks and where to start from."""
+    for field in fields:
+        if field not in config:
+            raise ValueError(f"config.{field}: missing; start from {module}.default_config()")
+
+
+def _in_range(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
+    value = config[field]
+    if not low <= value <= high:
+        raise ValueError(f"config.{field}: expected a value in [{low}, {high}], got {value!r}")
+
+
+def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
+    """Checks the shared config fields and derives the run's sizes.
+
+    Raises:
+      ValueError: naming the config field that is out of range.
+    """
+    num_envs = _positive_int(config, "num_envs")
+    num_steps = _positive_int(config, "num_steps")
+    total = _positive_int(config, "total_timesteps")
+    epochs = _positive_int(config, "update_epochs")
+    minibatches = _positive_int(config, "num_minibatches")
+    batch = num_envs * num_steps
+    if total < batch:
+        raise ValueError(
+            f"config.total_timesteps: {total} is less than one rollout "
+            f"(num_envs * num_steps = {batch})"
+        )
+    if batch % minibatches:
+        raise ValueError(
+            f"config.num_minibatches: {minibatches} does not divide num_envs * num_steps = {batch}"
+        )
+    _in_range(config, "gamma", 0.0, 1.0)
+    _in_range(config, "gae_lambda", 0.0, 1.0)
+    if not config.learning_rate > 0:
+        raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
+    if config.max_grad_norm is not None and not config.max_grad_norm > 0:
+        raise ValueError(f"config.max_grad_norm: expected > 0 or None, got {config.max_grad_norm}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"config.optimizer: got {config.optimizer!r}; accepted: {OPTIMIZERS}")
+    return Sizes(
+        num_envs, num_steps, total // batch, batch, batch // minibatches, minibatches, epochs
+    )
+
+
+def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCritic:
+    """The actor-critic network for ``env``'s action spec, shaped by the config."""
+    try:
+        return make_actor_critic(
+            env.action_spec,
+            hidden=config.hidden,
+            activation=config.activation,
+            shared_torso=config.shared_torso,
+            log_std_init=config.log_std_init,
+            squash=config.action_squash,
+        )
+    except ValueError as error:
+        if str(error).startswith("squash"):
+            raise ValueError(f"config.action_{error}") from error
+        if str(error).startswith(("activation", "hidden")):  # Config fields: say so.
+            raise ValueError(f"config.{error}") from error
+        raise
+
+
+def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.GradientTransformation:
+    """Gradient clipping, then Adam or RMSprop, with PureJaxRL's stepped linear annealing.
+
+    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``.
+    """
+    learning_rate = config.learning_rate
+    if config.anneal_lr:
+        steps, num_updates = sizes.grad_steps_per_update, sizes.num_updates
+
+        def learning_rate(count):
+            return config.learning_rate * (1.0 - (count // steps) / num_updates)
+
+    if config.optimizer == "adam":
+        opt = optax.adam(learning_rate, eps=1e-5)
+    else:
+        opt = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5)
+    if config.max_grad_norm is None:
+        return opt
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
+
+
+def normalization_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """``reset``'s normalisation arguments from a config (fields absent: no normalisation)."""
+    return {
+        "normalize_observations": bool(config.get("normalize_observations", False)),
+        "normalize_rewards": bool(config.get("normalize_rewards", False)),
+        "gamma": config.gamma,
+    }

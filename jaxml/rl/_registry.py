@@ -1,0 +1,62 @@
+"""Trainers by name, like ``jaxml.envs``: ``names()``, ``default_config(name)``, ``make_trainer``.
+
+Every registered trainer returns a ``jaxml.utils.trainer.Trainer`` (``OnPolicyTrainer`` for these,
+whose ``partition`` splits the environment axis over a mesh), so ``run_trainer`` runs any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import ml_collections
+from jumanji.env import Environment
+
+from jaxml.rl import a2c, mappo, npg, ppo, trpo
+from jaxml.utils import checks
+from jaxml.utils.trainer import Trainer
+
+
+class _Entry(NamedTuple):
+    default_config: Callable[[], ml_collections.ConfigDict]
+    make_trainer: Callable[[ml_collections.ConfigDict, Environment], Trainer]
+    multi_agent: bool  # Expects jaxml's multi-agent API (agent axis first).
+
+
+_TRAINERS: dict[str, _Entry] = {
+    "ppo": _Entry(ppo.default_config, ppo.make_trainer, False),
+    "a2c": _Entry(a2c.default_config, a2c.make_trainer, False),
+    "trpo": _Entry(trpo.default_config, trpo.make_trainer, False),
+    "npg": _Entry(npg.default_config, npg.make_trainer, False),
+    "ippo": _Entry(lambda: mappo.default_config("ippo"), mappo.make_trainer, True),
+    "mappo": _Entry(lambda: mappo.default_config("mappo"), mappo.make_trainer, True),
+}
+
+
+def names() -> tuple[str, ...]:
+    """Every registered trainer name."""
+    return tuple(_TRAINERS)
+
+
+def _entry(name: str) -> _Entry:
+    return _TRAINERS[checks.choice(name, "name", _TRAINERS)]
+
+
+def default_config(name: str) -> ml_collections.ConfigDict:
+    """The trainer's default config (a fresh ``ConfigDict``; override fields as you like)."""
+    return _entry(name).default_config()
+
+
+def is_multi_agent(name: str) -> bool:
+    """Whether the trainer expects a multi-agent environment (``[A, ...]`` arrays)."""
+    return _entry(name).multi_agent
+
+
+def make_trainer(name: str, config: ml_collections.ConfigDict | None, env: Environment) -> Trainer:
+    """The ``Trainer`` of ``name`` for ``env`` (``config=None``: ``default_config(name)``).
+
+    Raises:
+      ValueError: an unknown name (listing the registered ones) or a bad config field.
+    """
+    entry = _entry(name)
+    return entry.make_trainer(entry.default_config() if config is None else config, env)
