@@ -21,6 +21,8 @@ from jaxml.al._curves import area_under_curve as area_under_curve
 from jaxml.al._curves import curve_areas as curve_areas
 from jaxml.al._curves import learning_curve as learning_curve
 from jaxml.al._curves import rank_strategies as rank_strategies
+from jaxml.al._data import partmc_data as partmc_data
+from jaxml.al._data import sine_data as sine_data
 from jaxml.al._ensemble import MemberFit as MemberFit
 from jaxml.al._ensemble import TrainSettings as TrainSettings
 from jaxml.al._ensemble import Uncertainty as Uncertainty
@@ -91,12 +93,14 @@ __all__ = [
     "natural_nll",
     "natural_nll_loss",
     "nll_loss",
+    "partmc_data",
     "point_scores",
     "predict_ensemble",
     "random_units",
     "rank_strategies",
     "regression_metrics",
     "run_active_learning",
+    "sine_data",
     "steps_per_epoch",
     "top_k",
     "train_settings",
