@@ -76,7 +76,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         paper="Confidence-aware active learning for heteroscedastic regression (2602.11825)",
         smoke_overrides={
             "num_seeds": 1,
-            "strategies": "caal,random,coreset",
+            "strategies": ("caal", "random", "coreset"),
             "ensemble.num_members": 2,
             "ensemble.width": 8,
             "ensemble.depth": 1,

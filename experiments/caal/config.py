@@ -10,7 +10,11 @@
 
 Other CSVs with the PartMC columns: ``--labelled_csv=... --pool_csv=... --test_csv=...`` (aliases
 of ``--config.partmc.labelled_csv`` etc.). Override any field, e.g.
-``--config.ensemble.num_members=6``.
+``--config.ensemble.num_members=6``; tuple fields take a Python tuple literal (quoted for the
+shell; one name needs the trailing comma):
+
+  python -m experiments.caal.main --config.strategies="('caal','random')" \
+      --config.benchmarks="('sine',)"
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
     config.num_seeds = 5  # Seeds seed..seed+num_seeds-1 run one after another.
-    config.benchmarks = "partmc,sine"
-    config.strategies = "caal,random,total_variance,epistemic,bald,coreset"
+    config.benchmarks = ("partmc", "sine")  # Of experiments.caal.main.BENCHMARKS.
+    config.strategies = ("caal", "random", "total_variance", "epistemic", "bald", "coreset")
     config.val_fraction = 0.2
     config.alpha = 1.0
     config.beta = 1.0
@@ -75,7 +79,15 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     if preset == "full":
         config.num_seeds = 5
         config.strategies = (
-            "caal,random,total_variance,epistemic,aleatoric,confidence,bald,badge,coreset"
+            "caal",
+            "random",
+            "total_variance",
+            "epistemic",
+            "aleatoric",
+            "confidence",
+            "bald",
+            "badge",
+            "coreset",
         )
         config.ensemble.update(
             {

@@ -3,9 +3,10 @@
 Each run (``--config.run_names``; its trainer config ``--config.runs.<run>.<field>``) trains
 ``num_seeds`` seeds in ``num_chunks`` chunks through the runner, with checkpoints and exact
 resume (seeds vmapped; ``--config.vmap_seeds=false`` runs them one after the other);
-``--mesh`` splits its environments over the local devices. ``win_rate`` is the share of the episodes that ended in a chunk's rollouts that were won (SMAX: the enemy team
-wiped out with an ally alive) or succeeded (Foraging Games: ``extras["success"]``), averaged over
-the chunk's updates; curves are the seed mean with a 95% normal band (``experiments.rl_common``).
+``--mesh`` splits its environments over the local devices. ``win_rate`` is the share of the episodes
+that ended in a chunk's rollouts that were won (SMAX: the enemy team wiped out with an ally alive)
+or succeeded (Foraging Games: ``extras["success"]``), averaged over the chunk's updates; curves are
+the seed mean with a 95% normal band (``experiments.rl_common``).
 
   python -m experiments.marl.main --preset=quick --workdir=results/quick/marl
 """

@@ -1,7 +1,8 @@
 """Active learning for heteroscedastic regression: ensembles, losses, acquisitions and the loop.
 
 Implements "Confidence-Aware Active Learning for Heteroscedastic Atmospheric Regression" (CAAL,
-Jiang et al., arXiv 2602.11825) with its baselines.
+Jiang et al., arXiv 2602.11825) with its baselines, and the paper's summary of a run: the area
+under the test-error curve against labelled samples (``area_under_curve``, ``rank_strategies``).
 """
 
 from jaxml.al._acquisition import DIVERSITY_STRATEGIES as DIVERSITY_STRATEGIES
@@ -16,6 +17,12 @@ from jaxml.al._acquisition import minmax_normalise as minmax_normalise
 from jaxml.al._acquisition import point_scores as point_scores
 from jaxml.al._acquisition import random_units as random_units
 from jaxml.al._acquisition import top_k as top_k
+from jaxml.al._curves import area_under_curve as area_under_curve
+from jaxml.al._curves import curve_areas as curve_areas
+from jaxml.al._curves import learning_curve as learning_curve
+from jaxml.al._curves import rank_strategies as rank_strategies
+from jaxml.al._data import partmc_data as partmc_data
+from jaxml.al._data import sine_data as sine_data
 from jaxml.al._ensemble import MemberFit as MemberFit
 from jaxml.al._ensemble import TrainSettings as TrainSettings
 from jaxml.al._ensemble import Uncertainty as Uncertainty
@@ -62,10 +69,12 @@ __all__ = [
     "Prediction",
     "TrainSettings",
     "Uncertainty",
+    "area_under_curve",
     "bald_score",
     "beta_nll_loss",
     "caal_loss",
     "caal_score",
+    "curve_areas",
     "default_config",
     "ensemble_uncertainty",
     "faithful_loss",
@@ -73,6 +82,7 @@ __all__ = [
     "group_mean",
     "kcenter_greedy",
     "kmeans_pp",
+    "learning_curve",
     "make_ensemble_trainer",
     "make_loss",
     "make_member_trainer",
@@ -83,11 +93,14 @@ __all__ = [
     "natural_nll",
     "natural_nll_loss",
     "nll_loss",
+    "partmc_data",
     "point_scores",
     "predict_ensemble",
     "random_units",
+    "rank_strategies",
     "regression_metrics",
     "run_active_learning",
+    "sine_data",
     "steps_per_epoch",
     "top_k",
     "train_settings",

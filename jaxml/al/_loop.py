@@ -31,6 +31,7 @@ from jaxml.al._acquisition import (
 from jaxml.al._ensemble import TrainSettings, make_member_trainer, predict_ensemble
 from jaxml.al._losses import LOSSES, gaussian_nll, make_loss
 from jaxml.al._models import TRUNKS, HeteroscedasticRegressor
+from jaxml.utils import checks
 
 TARGET_TRANSFORMS = ("identity", "logit")
 
@@ -55,7 +56,7 @@ class ActiveLearningData(NamedTuple):
 def default_config() -> ml_collections.ConfigDict:
     """Loop and ensemble settings; the defaults are the paper's (M = 6, AdamW 1e-4, λ = 0.1)."""
     c = ml_collections.ConfigDict()
-    c.strategies = "caal,random,total_variance,epistemic,bald,coreset"
+    c.strategies = ("caal", "random", "total_variance", "epistemic", "bald", "coreset")
     c.num_rounds = 20
     c.acquire_per_round = 30  # Units (groups in group mode, points otherwise) per round.
     c.group_mode = True
@@ -84,49 +85,39 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def parse_strategies(text: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in str(text).split(",") if s.strip())
-    if not names:
-        raise ValueError("strategies='': name at least one of " + ", ".join(STRATEGIES))
-    for name in names:
-        if name not in STRATEGIES:
-            raise ValueError(f"strategies: {name!r} is not one of {', '.join(STRATEGIES)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies={text!r}: a strategy is listed twice")
-    return names
-
-
 def validate_config(config: ml_collections.ConfigDict, prefix: str = "") -> None:
-    """Raises ValueError naming the field (``--config.<prefix><field>``) and the accepted values."""
+    """Raises ValueError ``--config.<prefix><field>: expected <accepted>, got <value>``.
 
-    def bad(field, value, accepted):
-        raise ValueError(f"--config.{prefix}{field}={value!r}: must be {accepted}")
+    ``config.strategies`` is a tuple of distinct names from :data:`jaxml.al.STRATEGIES`.
+    """
 
-    parse_strategies(config.strategies)
+    def name(field: str) -> str:
+        return f"--config.{prefix}{field}"
+
+    strategies = checks.choices(config.strategies, name("strategies"), STRATEGIES)
+    # A strategy listed twice would give two runs with the same rows and the same label.
+    distinct = len(set(strategies)) == len(strategies)
+    checks.expect(distinct, name("strategies"), "each strategy once", config.strategies)
     for field in ("num_rounds", "acquire_per_round"):
-        if not int(config[field]) > 0:
-            bad(field, config[field], "> 0")
-    if not 0.0 < config.val_fraction < 1.0:
-        bad("val_fraction", config.val_fraction, "in (0, 1)")
-    if config.alpha < 0:
-        bad("alpha", config.alpha, ">= 0")
-    if config.beta < 0:
-        bad("beta", config.beta, ">= 0")
+        checks.positive_int(config[field], name(field))
+    checks.in_range(config.val_fraction, name("val_fraction"), 0.0, 1.0, closed=(False, False))
+    for field in ("alpha", "beta"):
+        ok = isinstance(config[field], int | float) and config[field] >= 0
+        checks.expect(ok, name(field), "a number >= 0", config[field])
     e = config.ensemble
     for field in ("num_members", "width", "depth", "num_heads", "ffn_width", "batch_size"):
-        if not int(e[field]) > 0:
-            bad(f"ensemble.{field}", e[field], "> 0")
+        checks.positive_int(e[field], name(f"ensemble.{field}"))
     for field in ("max_epochs", "patience", "learning_rate", "clip_norm"):
-        if not e[field] > 0:
-            bad(f"ensemble.{field}", e[field], "> 0")
-    if e.num_members < 2:
-        bad("ensemble.num_members", e.num_members, ">= 2 (epistemic variance needs two members)")
-    if e.trunk not in TRUNKS:
-        bad("ensemble.trunk", e.trunk, "one of " + ", ".join(TRUNKS))
-    if e.loss not in LOSSES:
-        bad("ensemble.loss", e.loss, "one of " + ", ".join(LOSSES))
-    if e.trunk == "ft_transformer" and e.width % e.num_heads:
-        bad("ensemble.width", e.width, f"divisible by ensemble.num_heads={e.num_heads}")
+        checks.positive(e[field], name(f"ensemble.{field}"))
+    two = e.num_members >= 2
+    # Epistemic uncertainty is the variance across members: one member has none.
+    checks.expect(two, name("ensemble.num_members"), "an integer >= 2", e.num_members)
+    checks.choice(e.trunk, name("ensemble.trunk"), TRUNKS)
+    checks.choice(e.loss, name("ensemble.loss"), LOSSES)
+    if e.trunk == "ft_transformer":
+        divisible = e.width % e.num_heads == 0
+        expected = f"a multiple of ensemble.num_heads={e.num_heads}"
+        checks.expect(divisible, name("ensemble.width"), expected, e.width)
 
 
 def make_model(e: ml_collections.ConfigDict) -> HeteroscedasticRegressor:
@@ -275,12 +266,8 @@ def run_active_learning(
       test_mae, test_r2, test_nll, val_mse, epochs``.
     """
     validate_config(config)
-    if data.target_transform not in TARGET_TRANSFORMS:
-        raise ValueError(
-            f"target_transform={data.target_transform!r}: must be one of "
-            f"{', '.join(TARGET_TRANSFORMS)}"
-        )
-    strategies = parse_strategies(config.strategies)
+    checks.choice(data.target_transform, "data.target_transform", TARGET_TRANSFORMS)
+    strategies = tuple(config.strategies)
     e = config.ensemble
     x = np.asarray(data.x, np.float32)
     y = np.asarray(data.y, np.float32)

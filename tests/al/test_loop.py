@@ -13,7 +13,7 @@ from jaxml.utils.metrics import MetricsWriter, read_metrics
 
 def tiny_config(**overrides) -> ml_collections.ConfigDict:
     c = default_config()
-    c.strategies = ",".join(STRATEGIES)
+    c.strategies = STRATEGIES
     c.num_rounds = 1
     c.acquire_per_round = 5
     c.group_mode = False
@@ -85,7 +85,7 @@ def test_group_mode_labels_whole_scenarios():
         x, chi_to_logit(chi), group, initial, x[test], chi_to_logit(chi[test]), chi[test], "logit"
     )
     config = tiny_config(
-        strategies="caal,coreset,random", acquire_per_round=2, num_rounds=2, group_mode=True
+        strategies=("caal", "coreset", "random"), acquire_per_round=2, num_rounds=2, group_mode=True
     )
     rows = run_active_learning(config, data, jax.random.PRNGKey(0))
     for row in rows:
@@ -102,13 +102,21 @@ def test_bad_configs_name_the_field():
     data = sine_data()
     with pytest.raises(ValueError, match="pool holds only 30"):
         run_active_learning(tiny_config(num_rounds=7), data, jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match="'greedy' is not one of"):
-        run_active_learning(tiny_config(strategies="caal,greedy"), data, jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match="ensemble.trunk='cnn'"):
+    with pytest.raises(
+        ValueError, match=r"--config.strategies: expected a non-empty tuple of caal"
+    ):
+        run_active_learning(tiny_config(strategies=("caal", "greedy")), data, jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="--config.strategies: expected each strategy once"):
+        run_active_learning(tiny_config(strategies=("caal", "caal")), data, jax.random.PRNGKey(0))
+    with pytest.raises(
+        ValueError, match="ensemble.trunk: expected one of mlp, ft_transformer, got 'cnn'"
+    ):
         c = tiny_config()
         c.ensemble.trunk = "cnn"
         run_active_learning(c, data, jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match="target_transform='log'"):
+    with pytest.raises(
+        ValueError, match="data.target_transform: expected one of identity, logit, got 'log'"
+    ):
         run_active_learning(
             tiny_config(), data._replace(target_transform="log"), jax.random.PRNGKey(0)
         )
@@ -116,7 +124,7 @@ def test_bad_configs_name_the_field():
 
 @pytest.mark.slow
 def test_ft_transformer_trunk_runs_in_the_loop():
-    config = tiny_config(strategies="caal,badge")
+    config = tiny_config(strategies=("caal", "badge"))
     config.ensemble.update(trunk="ft_transformer", width=8, depth=1, num_heads=2, ffn_width=16)
     rows = run_active_learning(config, sine_data(), jax.random.PRNGKey(0))
     assert len(rows) == 4 and all(np.isfinite(r["test_nll"]) for r in rows)
