@@ -24,7 +24,7 @@ from experiments.rl_common import train_curves
 from jaxml import envs
 from jaxml.rl import mappo
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
-from jaxml.utils.plotting import plt
+from jaxml.utils.plotting import Band, Panel, plot_bands
 
 NAME = "marl"
 FIGURE = "win_rates.png"
@@ -69,25 +69,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
 
 
 def plot(records: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
-    for r in records:
-        mean, ci = np.asarray(r["win_rate"]["mean"]), np.asarray(r["win_rate"]["ci95"])
-        for col, x in ((0, r["env_steps"]), (1, r["wall_seconds"])):
-            if x is None:
-                continue
-            x = np.asarray(x)
-            axes[0, col].plot(x, mean, label=RUNS[r["run"]].label)
-            axes[0, col].fill_between(x, mean - ci, mean + ci, alpha=0.2)
-    axes[0, 0].set(xlabel="environment steps", ylabel="win / success rate")
-    axes[0, 1].set(xlabel="wall-clock after compilation (s)", ylabel="win / success rate")
-    for ax in axes[0]:
-        ax.grid(alpha=0.3)
-        ax.set_ylim(-0.02, 1.02)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle("IPPO / MAPPO: seed mean, 95% band")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    """Win / success rate against environment steps and against wall-clock."""
+    panels = []
+    for x_key, xlabel in (("env_steps", "environment steps"),
+                          ("wall_seconds", "wall-clock after compilation (s)")):  # fmt: skip
+        bands = [
+            Band(r[x_key], r["win_rate"]["mean"], r["win_rate"]["ci95"], RUNS[r["run"]].label)
+            for r in records
+            if r[x_key] is not None
+        ]
+        panels.append(Panel(bands, "", xlabel, "win / success rate", ylim=(-0.02, 1.02),
+                            legend=x_key == "env_steps"))  # fmt: skip
+    plot_bands([panels], path, title="IPPO / MAPPO: seed mean, 95% band",
+               panel_size=(5.5, 4), band_alpha=0.2, legend_fontsize=8, dpi=90)  # fmt: skip
 
 
 def write_summary(config, records: list[dict], workdir: Path) -> None:

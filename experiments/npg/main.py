@@ -21,7 +21,7 @@ from experiments.npg.config import ALGOS, get_config
 from experiments.rl_common import train_curves
 from jaxml import envs, rl
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
-from jaxml.utils.plotting import plt
+from jaxml.utils.plotting import Band, Panel, plot_bands
 
 NAME = "npg"
 FIGURE = "returns.png"
@@ -82,28 +82,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
 
 
 def plot(records: list[dict], path: Path) -> None:
+    """Return against environment steps (top) and wall-clock (bottom), one column per env."""
     env_names = list(dict.fromkeys(r["env"] for r in records))
-    fig, axes = plt.subplots(2, len(env_names), figsize=(4.5 * len(env_names), 7), squeeze=False)
-    for col, env_name in enumerate(env_names):
-        for r in (r for r in records if r["env"] == env_name):
-            curve = r["episode_return"]
-            mean, ci = np.asarray(curve["mean"]), np.asarray(curve["ci95"])
-            style = {"lw": 2.0} if r["algo"] == "npg" else {"lw": 1.0}
-            for row, x in ((0, r["env_steps"]), (1, r["wall_seconds"])):
-                if x is None:
-                    continue
-                x = np.asarray(x)
-                axes[row, col].plot(x, mean, label=LABELS[r["algo"]], **style)
-                axes[row, col].fill_between(x, mean - ci, mean + ci, alpha=0.2)
-        axes[0, col].set(title=env_name, xlabel="environment steps", ylabel="episode return")
-        axes[1, col].set(xlabel="wall-clock after compilation (s)", ylabel="episode return")
-        for ax in axes[:, col]:
-            ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Rank-1 NPG vs A2C, PPO, TRPO: seed mean, 95% band")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    rows = []
+    for x_key, xlabel in (("env_steps", "environment steps"),
+                          ("wall_seconds", "wall-clock after compilation (s)")):  # fmt: skip
+        row = []
+        for col, env_name in enumerate(env_names):
+            bands = [
+                Band(
+                    r[x_key],
+                    r["episode_return"]["mean"],
+                    r["episode_return"]["ci95"],
+                    LABELS[r["algo"]],
+                    {"lw": 2.0 if r["algo"] == "npg" else 1.0},
+                )  # fmt: skip
+                for r in records
+                if r["env"] == env_name and r[x_key] is not None
+            ]
+            title = env_name if x_key == "env_steps" else ""
+            legend = x_key == "env_steps" and col == 0
+            row.append(Panel(bands, title, xlabel, "episode return", legend=legend))
+        rows.append(row)
+    plot_bands(rows, path, title="Rank-1 NPG vs A2C, PPO, TRPO: seed mean, 95% band",
+               panel_size=(4.5, 3.5), band_alpha=0.2, legend_fontsize=8, dpi=90)  # fmt: skip
 
 
 def write_summary(config, records: list[dict], workdir: Path) -> None:

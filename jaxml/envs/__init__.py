@@ -8,6 +8,7 @@ writes an episode GIF.
 from jaxml.envs._registry import config_keys, make, names, register
 from jaxml.envs._render import animate
 from jaxml.envs._specs import sample_action
+from jaxml.envs.wrappers import AsMultiAgent
 
 # The Foraging Games (Piriyajitakonkij et al., arXiv 2505.12872).
 register("ForagingScoreG-v0", "jaxml.envs.foraging:ForagingScoreG")
@@ -27,4 +28,4 @@ register(
 register("jaxmarl/SMAX", "jaxml.envs.adapters.jaxmarl:SMAXAdapter")
 register("jaxmarl/MABrax", "jaxml.envs.adapters.jaxmarl:MABraxAdapter")
 
-__all__ = ["animate", "config_keys", "make", "names", "register", "sample_action"]
+__all__ = ["AsMultiAgent", "animate", "config_keys", "make", "names", "register", "sample_action"]

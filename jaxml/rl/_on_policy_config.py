@@ -64,7 +64,7 @@ class Sizes(NamedTuple):
         return self.update_epochs * self.num_minibatches
 
 
-def _positive_int(config: ml_collections.ConfigDict, field: str) -> int:
+def positive_int_field(config: ml_collections.ConfigDict, field: str) -> int:
     value = config[field]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -80,7 +80,7 @@ def require_fields(config: ml_collections.ConfigDict, fields: tuple[str, ...], m
             raise ValueError(f"config.{field}: missing; start from {module}.default_config()")
 
 
-def _in_range(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
+def in_range_field(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
     value = config[field]
     if not low <= value <= high:
         raise ValueError(f"config.{field}: expected a value in [{low}, {high}], got {value!r}")
@@ -92,11 +92,11 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
     Raises:
       ValueError: naming the config field that is out of range.
     """
-    num_envs = _positive_int(config, "num_envs")
-    num_steps = _positive_int(config, "num_steps")
-    total = _positive_int(config, "total_timesteps")
-    epochs = _positive_int(config, "update_epochs")
-    minibatches = _positive_int(config, "num_minibatches")
+    num_envs = positive_int_field(config, "num_envs")
+    num_steps = positive_int_field(config, "num_steps")
+    total = positive_int_field(config, "total_timesteps")
+    epochs = positive_int_field(config, "update_epochs")
+    minibatches = positive_int_field(config, "num_minibatches")
     batch = num_envs * num_steps
     if total < batch:
         raise ValueError(
@@ -107,8 +107,8 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
         raise ValueError(
             f"config.num_minibatches: {minibatches} does not divide num_envs * num_steps = {batch}"
         )
-    _in_range(config, "gamma", 0.0, 1.0)
-    _in_range(config, "gae_lambda", 0.0, 1.0)
+    in_range_field(config, "gamma", 0.0, 1.0)
+    in_range_field(config, "gae_lambda", 0.0, 1.0)
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0:

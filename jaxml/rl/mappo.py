@@ -49,9 +49,9 @@ episode metrics, ``rollout_and_gae``, ``train_step``, ``Trainer``/``make_train``
     out = jax.jit(train)(jax.random.PRNGKey(0))
     out.metrics["win_rate"]  # [num_updates]
 
-Metrics add ``win_rate``: the share of episodes ending in this rollout that were won (SMAX: the
-enemy team wiped out, i.e. a termination with an ally alive; Foraging Games: ``extras
-["success"]``); 0 when none ended, ``episodes`` counts them.
+Metrics add ``win_rate``: the share of episodes ending in this rollout that were won, as the
+environment says in ``extras["won"]`` (SMAX: the enemy team wiped out) or ``extras["success"]``
+(the Foraging Games); 0 when none ended, ``episodes`` counts them.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import TimeStep
 
+from jaxml.envs.wrappers import AsMultiAgent
 from jaxml.models.agent_actor_critic import (
     AgentActorCritic,
     factorised_entropy,
@@ -280,20 +281,16 @@ class SequenceBatch(NamedTuple):
 
 
 def _won(timestep: TimeStep) -> dict[str, jax.Array]:
-    """``{"won": [B] bool}``: the episode was won at this step (see the module docstring)."""
+    """``{"won": [B] bool}``: the env's own ``extras["won"]`` (SMAX) or ``["success"]``."""
     extras = timestep.extras
-    if "success" in extras:
-        won = extras["success"]
-    else:  # SMAX: a termination with an ally alive means the enemy team was wiped out.
-        terminated = timestep.last() & (timestep.discount[..., 0] == 0)
-        won = terminated & ~jnp.all(extras["agent_dead"], axis=-1)
+    won = extras["won"] if "won" in extras else extras["success"]
     return {"won": jnp.asarray(won, bool)}
 
 
 def outcome_fn(env: Environment):
-    """``_won`` when ``env``'s extras say who won (``success`` or SMAX's ``agent_dead``)."""
+    """``_won`` when ``env``'s extras say whether an episode was won (``won`` or ``success``)."""
     extras = jax.eval_shape(env.reset, jax.random.PRNGKey(0))[1].extras
-    return _won if ("success" in extras or "agent_dead" in extras) else None
+    return _won if ("won" in extras or "success" in extras) else None
 
 
 def bootstrap(
@@ -484,7 +481,7 @@ def _check(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.critic: got {config.critic!r}; accepted: {CRITICS}")
     if config.recurrent not in RECURRENT:
         raise ValueError(f"config.recurrent: got {config.recurrent!r}; accepted: {RECURRENT}")
-    on_policy._positive_int(config, "rnn_size")
+    on_policy.positive_int_field(config, "rnn_size")
     if config.agent_id not in (True, False):
         raise ValueError(f"config.agent_id: expected a bool, got {config.agent_id!r}")
     ppo._check(config)
@@ -560,60 +557,6 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         optimizer=optimizer,
         env=env,
     )
-
-
-class AsMultiAgent(Environment):
-    """A single-agent environment with an agent axis of 1, so ``mappo`` trains it as PPO.
-
-    Observations (one array), rewards and discounts gain a leading axis of 1; a
-    ``DiscreteArray(n)`` action becomes ``MultiDiscreteArray([n])`` and the environment receives
-    ``action[0]``. With ``config.recurrent = "gru" | "lstm"`` this is recurrent PPO (the agent
-    id is a constant input then; IPPO and MAPPO coincide up to the critic's input).
-    """
-
-    def __init__(self, env: Environment):
-        if not isinstance(env.action_spec, specs.DiscreteArray):
-            raise ValueError(f"env: action_spec {env.action_spec!r}; accepted: DiscreteArray")
-        if not isinstance(env.observation_spec, specs.Array):
-            raise ValueError("env: accepted only a single-array observation_spec")
-        self.env = env
-        super().__init__()
-
-    def __repr__(self) -> str:
-        return f"AsMultiAgent({self.env!r})"
-
-    def _lift(self, timestep: TimeStep) -> TimeStep:
-        return timestep.replace(
-            observation=timestep.observation[None],
-            reward=jnp.reshape(timestep.reward, (1,)),
-            discount=jnp.reshape(timestep.discount, (1,)),
-        )
-
-    def reset(self, key):
-        state, timestep = self.env.reset(key)
-        return state, self._lift(timestep)
-
-    def step(self, state, action):
-        state, timestep = self.env.step(state, action[0].astype(self.env.action_spec.dtype))
-        return state, self._lift(timestep)
-
-    @property
-    def observation_spec(self) -> specs.Spec:
-        spec = self.env.observation_spec
-        return specs.Array((1, *spec.shape), spec.dtype, spec.name)
-
-    @property
-    def action_spec(self) -> specs.Spec:
-        n = self.env.action_spec.num_values
-        return specs.MultiDiscreteArray(jnp.asarray([n], jnp.int32), jnp.int32, "action")
-
-    @property
-    def reward_spec(self) -> specs.Spec:
-        return specs.Array((1,), jnp.float32, "reward")
-
-    @property
-    def discount_spec(self) -> specs.Spec:
-        return specs.BoundedArray((1,), jnp.float32, 0.0, 1.0, "discount")
 
 
 def make_train(config: ml_collections.ConfigDict, env: Environment):

@@ -63,9 +63,11 @@ from jaxml.rl._on_policy_config import (
     Sizes,
     base_config,
     derive_sizes,
+    in_range_field,
     make_model,
     make_optimizer,
     normalization_kwargs,
+    positive_int_field,
     require_fields,
 )
 from jaxml.rl._rollout import RolloutState, auto_reset
@@ -109,6 +111,7 @@ __all__ = [
     "feedforward_bootstrap",
     "flat_batch",
     "forward",
+    "in_range_field",
     "init_state",
     "make_model",
     "make_optimizer",
@@ -118,6 +121,7 @@ __all__ = [
     "minibatch_step",
     "normalization_kwargs",
     "policy_kl",
+    "positive_int_field",
     "require_fields",
     "rollout_and_gae",
     "run_epochs",

@@ -88,8 +88,8 @@ def check_config(config: ml_collections.ConfigDict) -> Sizes:
             "config.line_search_decay: expected a value in (0, 1), "
             f"got {config.line_search_decay!r}"
         )
-    on_policy._positive_int(config, "cg_iters")
-    on_policy._positive_int(config, "line_search_steps")
+    on_policy.positive_int_field(config, "cg_iters")
+    on_policy.positive_int_field(config, "line_search_steps")
     on_policy.check_separate_networks(config)
     return on_policy.derive_sizes(config)
 

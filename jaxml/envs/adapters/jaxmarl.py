@@ -31,7 +31,8 @@ SMAX (``SMAXAdapter``):
     with both teams alive (discount 1; jaxmarl tests the limit before it increments its step
     counter, so an episode that is not decided earlier has ``max_steps + 1`` steps).
     ``extras["agent_dead"]`` ``[A]`` bool is jaxmarl's per-agent done (the unit is dead; dead
-    units keep receiving the team reward).
+    units keep receiving the team reward); ``extras["won"]`` ``[]`` bool: the episode ended this
+    step with the other team wiped out (an agent alive), what trainers report as a win.
 
 MABrax (``MABraxAdapter``):
   - observation ``MABraxObservation``: ``agents_view [A, O]`` float32 (jaxmarl's per-agent
@@ -153,7 +154,7 @@ class SMAXAdapter(_common.Float32RewardSpecs, Environment):
         with _common.library_rank_promotion():
             obs, env_state = self.jaxmarl_env.reset(reset_key)
         env_state = _common.strong_types(env_state)
-        extras = {"agent_dead": jnp.zeros((self.num_agents,), bool)}
+        extras = {"agent_dead": jnp.zeros((self.num_agents,), bool), "won": jnp.asarray(False)}
         timestep = _common.first_timestep(
             self._observation(obs, env_state), extras, (self.num_agents,)
         )
@@ -172,12 +173,15 @@ class SMAXAdapter(_common.Float32RewardSpecs, Environment):
         num_allies = self.jaxmarl_env.num_allies
         wiped_out = ~jnp.any(alive[:num_allies]) | ~jnp.any(alive[num_allies:])
         done = dones["__all__"]
+        agent_dead = _common.stack_agents(dones, self.agents)
+        # Won: the episode ended with the other team wiped out, so one of the agents is alive.
+        won = done & wiped_out & ~jnp.all(agent_dead)
         timestep = _common.next_timestep(
             self._observation(obs, env_state),
             _common.stack_agents(rewards, self.agents),
             done & wiped_out,
             done & ~wiped_out,
-            {"agent_dead": _common.stack_agents(dones, self.agents)},
+            {"agent_dead": agent_dead, "won": won},
             (self.num_agents,),
         )
         return JaxmarlState(env_state=_common.strong_types(env_state), key=next_key), timestep
