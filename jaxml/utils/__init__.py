@@ -1,5 +1,6 @@
 """The training-loop core: chunked runner, metrics, checkpoints, sharding, configs, launcher."""
 
+from jaxml._distributed import is_primary as is_primary
 from jaxml.utils.checkpoint import Checkpointer as Checkpointer
 from jaxml.utils.config import ConfigError as ConfigError
 from jaxml.utils.config import base_config as base_config
@@ -21,6 +22,7 @@ __all__ = [
     "NonFiniteError",
     "RunResult",
     "base_config",
+    "is_primary",
     "make_data_mesh",
     "read_metrics",
     "replicate",

@@ -1,7 +1,9 @@
 """Checkpoints of a whole training carry with orbax.
 
 orbax writes each step into a temporary directory and renames it when complete, so a process killed
-during a save leaves the previous checkpoint as the latest one.
+during a save leaves the previous checkpoint as the latest one. In a ``--distributed`` job every
+process calls the same methods: orbax writes each shard once (replicated arrays from one process),
+process 0 commits the step, and the processes wait for each other around it.
 """
 
 from __future__ import annotations

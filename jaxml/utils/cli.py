@@ -9,6 +9,7 @@ status 3 and the step number.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
+from jaxml import _distributed
 from jaxml.utils.config import PRESETS, ConfigError, check_base, flat_fields
 from jaxml.utils.runner import NonFiniteError
 
@@ -59,6 +61,13 @@ def _check_resume_config(workdir: Path, config: ml_collections.ConfigDict) -> No
             f"--resume: config differs from {saved_path} in fields {', '.join(differing)}; "
             "resume with the same flags or use a new --workdir"
         )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # With --distributed the other processes may be reading this file for their --resume check.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def build_config(
@@ -108,6 +117,12 @@ def launch(name: str, train_fn: TrainFn, get_config: GetConfig, argv: list[str] 
         if not FLAGS["verbosity"].present:
             # orbax logs every save at INFO; keep the console to the progress bar and errors.
             absl_logging.set_verbosity(absl_logging.WARNING)
+        if FLAGS.distributed:
+            # Usually done already at `import jaxml` (see jaxml._distributed); then a no-op.
+            try:
+                _distributed.initialize()
+            except (ValueError, RuntimeError) as e:
+                _fail(str(e), EXIT_BAD_CONFIG)
         try:
             config = build_config(get_config, FLAGS.preset, FLAGS["config"].override_values)
             for field in ("seed", "num_seeds", "mesh"):
@@ -117,12 +132,9 @@ def launch(name: str, train_fn: TrainFn, get_config: GetConfig, argv: list[str] 
             workdir = Path(FLAGS.workdir or f"results/{name}/{FLAGS.preset}")
             if FLAGS.resume:
                 _check_resume_config(workdir, config)
-            if FLAGS.distributed:
-                import jax
-
-                jax.distributed.initialize()
             workdir.mkdir(parents=True, exist_ok=True)
-            (workdir / "config.json").write_text(config.to_json(indent=2, sort_keys=True))
+            if _distributed.is_primary():
+                _write_atomically(workdir / "config.json", config.to_json(indent=2, sort_keys=True))
             train_fn(config, workdir, FLAGS.resume)
         except ConfigError as e:
             _fail(str(e), EXIT_BAD_CONFIG)

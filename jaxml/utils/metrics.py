@@ -2,6 +2,7 @@
 
 ``metrics.jsonl`` is the record of a run: it holds only deterministic values (no wall-clock), so a
 resumed run writes exactly the rows an uninterrupted run would. Throughput goes to TensorBoard only.
+In a ``--distributed`` job every process computes the same rows; process 0 alone writes the files.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from jaxml._distributed import is_primary
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -34,6 +37,10 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
+def _rows_until(rows: list[dict[str, Any]], last_step: int) -> list[dict[str, Any]]:
+    return [r for r in rows if r["step"] <= last_step]
+
+
 class MetricsWriter:
     """Appends metric rows to ``<workdir>/metrics.jsonl`` and TensorBoard event files."""
 
@@ -47,15 +54,22 @@ class MetricsWriter:
         """Opens the log of a run that starts afresh, or that resumes after ``resume_step``.
 
         Rows after ``resume_step`` are dropped: the resumed run writes them again. A fresh run
-        (``resume_step=None``) drops every row and the old TensorBoard events.
+        (``resume_step=None``) drops every row and the old TensorBoard events. Outside process 0
+        nothing is written; ``rows`` is kept all the same.
         """
         self.path = Path(workdir) / METRICS_FILE
+        self._primary = is_primary()
+        # Every row of the run, resumed ones included: what the log holds once this writer is done.
+        # Kept in memory so that processes other than 0 need not read a file process 0 is writing.
+        self.rows = [] if resume_step is None else _rows_until(read_metrics(self.path), resume_step)
+        self._tb = None
+        if not self._primary:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._truncate(resume_step)
         tb_dir = Path(workdir) / TENSORBOARD_DIR
         if resume_step is None and tb_dir.exists():
             shutil.rmtree(tb_dir)
-        self._tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter  # noqa: PLC0415 -- heavy import, only when used
 
@@ -67,16 +81,19 @@ class MetricsWriter:
     def _truncate(self, last_step: int | None) -> None:
         # Replaced atomically, so a kill here loses nothing.
         rows = read_metrics(self.path)
-        keep = [] if last_step is None else [r for r in rows if r["step"] <= last_step]
+        keep = [] if last_step is None else _rows_until(rows, last_step)
         tmp = self.path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
         os.replace(tmp, self.path)
 
     def write(self, step: int, row: Mapping[str, Any], *, extra_scalars: Mapping[str, float] = ()):
         """Appends ``{"step": step, **row}``; ``extra_scalars`` go to TensorBoard only."""
-        record = {"step": int(step), **row}
+        line = json.dumps({"step": int(step), **row})
+        self.rows.append(json.loads(line))  # As read back from the file: tuples become lists.
+        if not self._primary:
+            return
         with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
         if self._tb is not None:

@@ -18,10 +18,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
+from jaxml._distributed import is_primary
 from jaxml.utils.checkpoint import Checkpointer
-from jaxml.utils.metrics import MetricsWriter, read_metrics
+from jaxml.utils.metrics import MetricsWriter
 
 Carry = Any
 Metrics = Mapping[str, jax.Array]
@@ -55,6 +57,21 @@ def all_finite(tree: Any) -> jax.Array:
     """True when every float leaf of ``tree`` is free of NaN and inf (a [] bool array)."""
     leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in leaves] or [True]))
+
+
+def to_host(tree: Any) -> Any:
+    """``jax.device_get`` that also takes arrays laid out over several processes' devices.
+
+    A replicated array is read from this process's copy; one split over devices of other processes
+    is gathered first (``process_allgather``, a collective: every process must call it alike).
+    """
+
+    def gather(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
+            return multihost_utils.process_allgather(x, tiled=True)
+        return x
+
+    return jax.device_get(jax.tree.map(gather, tree))
 
 
 def _make_chunk_fn(step_fn: StepFn, length: int) -> Callable:
@@ -151,7 +168,12 @@ def run(
     chunk_fns: dict[int, Callable] = {}
     jit_eval = jax.jit(eval_fn) if eval_fn is not None else None
     bar = tqdm(
-        total=num_steps, initial=step, unit="step", desc=description, disable=not progress_bar
+        total=num_steps,
+        initial=step,
+        unit="step",
+        desc=description,
+        # One bar per job: the other processes of a --distributed job run the same steps.
+        disable=not progress_bar or not is_primary(),
     )
     chunk_index = step // chunk_size
     warm_steps, warm_seconds, chunks_run = 0, 0.0, 0
@@ -168,24 +190,24 @@ def run(
             if jit_eval is not None and (is_last or chunk_index % eval_every_chunks == 0):
                 eval_metrics = jit_eval(carry)
                 means = {**means, **eval_metrics}
-                eval_ok = {k: bool(all_finite(v)) for k, v in eval_metrics.items()}
+                eval_ok = {k: bool(to_host(all_finite(v))) for k, v in eval_metrics.items()}
             else:
                 eval_ok = {}
-            finite = jax.device_get(finite)
+            finite = to_host(finite)
             for offset in range(length):
                 bad = [name for name, ok in finite.items() if not ok[offset]]
                 if bad:
                     raise NonFiniteError(
                         step + offset + 1, f"metric {bad[0]!r}", last_good, checkpointer.directory
                     )
-            if not bool(carry_finite):
+            if not bool(to_host(carry_finite)):
                 raise NonFiniteError(end_step, "training state", last_good, checkpointer.directory)
             bad_eval = [name for name, ok in eval_ok.items() if not ok]
             if bad_eval:
                 raise NonFiniteError(
                     end_step, f"eval metric {bad_eval[0]!r}", last_good, checkpointer.directory
                 )
-            row = _to_row(jax.device_get(means), num_seeds)
+            row = _to_row(to_host(means), num_seeds)
             seconds = time.perf_counter() - start
             chunks_run += 1
             if chunks_run > 1:
@@ -204,7 +226,7 @@ def run(
         writer.close()
         checkpointer.close()
     rate = warm_steps / warm_seconds if warm_steps else None
-    return RunResult(carry, read_metrics(writer.path), rate)
+    return RunResult(carry, writer.rows, rate)
 
 
 def options_from_config(config: Any) -> dict[str, Any]:
