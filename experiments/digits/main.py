@@ -20,7 +20,7 @@ import optax
 from experiments.digits.config import get_config
 from jaxml.data.digits import NUM_CLASSES, Digits, load_digits_split
 from jaxml.models import ResidualMLP
-from jaxml.utils import sharding
+from jaxml.utils import is_primary, sharding
 from jaxml.utils.config import ConfigError, check_base, check_positive
 from jaxml.utils.plotting import plot_curves
 from jaxml.utils.supervised import supervised_trainer
@@ -111,13 +111,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
 
 
 def write_summary(config, workdir: Path, history: list[dict], seconds: float) -> dict:
-    """Writes ``learning_curves.png`` and ``summary.md``; returns the headline numbers."""
-    plot_curves(
-        history,
-        [("train_loss", "train loss", True), ("test_accuracy", "test accuracy", False)],
-        workdir / FIGURE,
-        title=f"digits: ResidualMLP + AdamW, {config.num_seeds} seed(s)",
-    )
+    """Writes ``learning_curves.png`` and ``summary.md`` (process 0 of a ``--distributed``
+    job); returns the headline numbers."""
+    if is_primary():
+        plot_curves(
+            history,
+            [("train_loss", "train loss", True), ("test_accuracy", "test accuracy", False)],
+            workdir / FIGURE,
+            title=f"digits: ResidualMLP + AdamW, {config.num_seeds} seed(s)",
+        )
     last = history[-1]
     per_seed = last.get("test_accuracy_per_seed", [last["test_accuracy"]])
     summary = {
@@ -144,7 +146,8 @@ def write_summary(config, workdir: Path, history: list[dict], seconds: float) ->
         "",
         f"![learning curves]({FIGURE})",
     ]
-    (workdir / "summary.md").write_text("\n".join(lines) + "\n")
+    if is_primary():
+        (workdir / "summary.md").write_text("\n".join(lines) + "\n")
     return summary
 
 

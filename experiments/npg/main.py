@@ -20,6 +20,7 @@ import numpy as np
 from experiments.npg.config import ALGOS, get_config
 from experiments.rl_common import train_curves
 from jaxml import envs, rl
+from jaxml.utils import is_primary
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import Band, Panel, plot_bands
 
@@ -75,9 +76,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
         for algo in config.algos:
             run_dir = workdir / "runs" / env_name.replace("/", "_") / algo
             records.append(run_one(config, algo, env_name, run_dir, resume))
-            (workdir / "results.json").write_text(json.dumps(records, indent=1))
-    plot(records, workdir / FIGURE)
-    write_summary(config, records, workdir)
+            if is_primary():  # With --distributed, one process writes the outputs.
+                (workdir / "results.json").write_text(json.dumps(records, indent=1))
+    if is_primary():
+        plot(records, workdir / FIGURE)
+        write_summary(config, records, workdir)
     return {"records": records}
 
 

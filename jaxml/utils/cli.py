@@ -21,6 +21,7 @@ from absl import logging as absl_logging
 from ml_collections import config_flags
 
 from jaxml import _distributed
+from jaxml.utils import checks, compilation_cache
 from jaxml.utils.config import PRESETS, ConfigError, check_base, flat_fields
 from jaxml.utils.runner import NonFiniteError
 
@@ -132,7 +133,15 @@ def launch(name: str, train_fn: TrainFn, get_config: GetConfig, argv: list[str] 
             workdir = Path(FLAGS.workdir or f"results/{name}/{FLAGS.preset}")
             if FLAGS.resume:
                 _check_resume_config(workdir, config)
-            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                workdir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(
+                    checks.message("--workdir", "a directory that can be created", str(workdir))
+                    + f" ({e.strerror})"
+                ) from e
+            # A rerun, a resume or the next experiment reads compiled programs back from disk.
+            compilation_cache.enable()
             if _distributed.is_primary():
                 _write_atomically(workdir / "config.json", config.to_json(indent=2, sort_keys=True))
             train_fn(config, workdir, FLAGS.resume)

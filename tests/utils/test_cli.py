@@ -84,3 +84,14 @@ def test_build_config_applies_overrides_to_the_chosen_preset():
 def test_presets_share_their_fields():
     # --config.* overrides are checked against the quick preset, so every preset needs its fields.
     assert flat_fields(get_config("quick")) == flat_fields(get_config("full"))
+
+
+def test_a_workdir_that_cannot_be_created_exits_2_naming_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # A file where a parent directory should be.
+    status, _, err = run([*DIGITS, f"--workdir={blocker / 'run'}"])
+    assert status == 2
+    assert err.strip().splitlines() == [
+        f"error: --workdir: expected a directory that can be created, got '{blocker / 'run'}' "
+        "(Not a directory)"
+    ]
