@@ -33,6 +33,9 @@ _OUT = flags.DEFINE_string("out", "results/benchmarks/optim_step.json", "JSON ou
 
 HYPERPARAMS = {
     "sgd": {"learning_rate": 0.1, "momentum": 0.9},
+    "adam": {"learning_rate": 1e-3},
+    "rmsprop": {"learning_rate": 1e-3},
+    "rank1": {"learning_rate": 0.03, "damping": 1e-3},
     "adamw": {"learning_rate": 1e-3},
     "sophia": {"learning_rate": 1e-3},
     "kfac": {"learning_rate": 0.03, "damping": 1e-2, "inverse_update_every": 10},

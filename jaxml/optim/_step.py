@@ -17,7 +17,9 @@ import optax
 from jaxml.optim._curvature import loss_grads_and_stats, per_example_nll
 from jaxml.optim._grng import reng, ring
 from jaxml.optim._kfac import kfac
+from jaxml.optim._rank1 import rank1_natural_gradient
 from jaxml.optim._rkalman import rkalman
+from jaxml.utils import checks
 
 
 class OptimizerSpec(NamedTuple):
@@ -28,6 +30,10 @@ class OptimizerSpec(NamedTuple):
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "sgd": OptimizerSpec(optax.sgd, False, False),
+    "adam": OptimizerSpec(optax.adam, False, False),
+    "rmsprop": OptimizerSpec(optax.rmsprop, False, False),
+    # v = g (no fisher_vector): the damped rank-1 natural gradient of the batch gradient.
+    "rank1": OptimizerSpec(rank1_natural_gradient, False, False),
     "adamw": OptimizerSpec(optax.adamw, False, False),
     "sophia": OptimizerSpec(optax.contrib.sophia, False, True),
     "kfac": OptimizerSpec(kfac, True, False),
@@ -43,8 +49,7 @@ def make(name: str, **hyperparams) -> optax.GradientTransformationExtraArgs:
     Numeric hyper-parameters live in the state (``optax.inject_hyperparams``), so one compiled
     step serves a whole learning-rate sweep: set ``state.hyperparams["learning_rate"]``.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer={name!r}: must be one of {', '.join(OPTIMIZERS)}")
+    checks.choice(name, "optimizer", OPTIMIZERS)
     return optax.inject_hyperparams(OPTIMIZERS[name].factory)(**hyperparams)
 
 

@@ -9,10 +9,15 @@ import ml_collections
 import optax
 from jumanji.env import Environment
 
+from jaxml import optim
 from jaxml.models.actor_critic import ActorCritic, make_actor_critic
+from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
-OPTIMIZERS = ("adam", "rmsprop")
+# jaxml.optim's registry, less the Kronecker family: K-FAC, RING, RENG and R-Kalman need
+# per-layer statistics (a Fisher of the policy, as ACKTR computes) that these trainers do not
+# collect yet.
+OPTIMIZERS = tuple(n for n, s in optim.OPTIMIZERS.items() if not s.needs_layer_stats)
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -26,7 +31,9 @@ def base_config() -> ml_collections.ConfigDict:
             "num_minibatches": 4,  # Minibatches per pass; must divide num_envs * num_steps.
             "learning_rate": 2.5e-4,
             "anneal_lr": True,  # Linear decay to 0 over the run, stepped once per update.
-            "optimizer": "adam",  # One of OPTIMIZERS (eps 1e-5; rmsprop decay 0.99).
+            "optimizer": "adam",  # One of OPTIMIZERS (see make_optimizer).
+            # Keyword hyper-parameters of a jaxml.optim optimizer (e.g. {"damping": 1e-3}).
+            "optimizer_kwargs": {},
             "max_grad_norm": 0.5,  # Global-norm gradient clip.
             "gamma": 0.99,
             "gae_lambda": 0.95,
@@ -113,8 +120,7 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
         raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0:
         raise ValueError(f"config.max_grad_norm: expected > 0 or None, got {config.max_grad_norm}")
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"config.optimizer: got {config.optimizer!r}; accepted: {OPTIMIZERS}")
+    checks.choice(config.optimizer, "config.optimizer", OPTIMIZERS)
     return Sizes(
         num_envs, num_steps, total // batch, batch, batch // minibatches, minibatches, epochs
     )
@@ -140,9 +146,13 @@ def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCrit
 
 
 def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.GradientTransformation:
-    """Gradient clipping, then Adam or RMSprop, with PureJaxRL's stepped linear annealing.
+    """Gradient clipping, then ``config.optimizer``, with PureJaxRL's stepped linear annealing.
 
-    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``.
+    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``. ``adam``
+    (eps 1e-5) and ``rmsprop`` (decay 0.99, eps 1e-5) are PureJaxRL's; any other name is
+    ``jaxml.optim.make(name, learning_rate=..., **config.optimizer_kwargs)`` (e.g. ``rank1``,
+    ``sophia``, ``adamw``, ``sgd``). The result takes extra args (Sophia reads ``obj_fn``, the
+    minibatch objective, which ``minibatch_step`` always passes; the others ignore it).
     """
     learning_rate = config.learning_rate
     if config.anneal_lr:
@@ -153,10 +163,13 @@ def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.Gra
 
     if config.optimizer == "adam":
         opt = optax.adam(learning_rate, eps=1e-5)
-    else:
+    elif config.optimizer == "rmsprop":
         opt = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5)
+    else:
+        kwargs = dict(config.get("optimizer_kwargs", {}))
+        opt = optim.make(config.optimizer, learning_rate=learning_rate, **kwargs)
     if config.max_grad_norm is None:
-        return opt
+        return optax.with_extra_args_support(opt)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
 
 

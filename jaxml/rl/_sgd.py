@@ -24,7 +24,9 @@ def minibatch_step(
     """One optimizer step on one minibatch (a scan body)."""
     params, opt_state = carry
     (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(params, minibatch)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
+    # obj_fn for optimizers that probe the loss (Sophia's Hessian estimate); others ignore it.
+    obj_fn = lambda p: objective(p, minibatch)[0]
+    updates, opt_state = optimizer.update(grads, opt_state, params, obj_fn=obj_fn)
     params = optax.apply_updates(params, updates)
     return (params, opt_state), {"loss": loss, **metrics}
 
