@@ -11,16 +11,33 @@ misspecified constraints.
   python -m experiments.scd.main --preset=full
       # Longer training, 3 seeds, 32x32 Darcy, more samples; meant for an accelerator. Not run.
 
-Constraint specs (comma-separated, the first is the one the data satisfy):
-  circle: ``radius_R`` (||x|| - R) and ``ellipse_A_B`` (sqrt((x/A)^2 + (y/B)^2) - 1);
-  darcy: ``source_S`` (the PDE residual with the source magnitude scaled by S).
+Lists are tuples; override them with a Python literal (quote it for the shell), e.g.
+  --config.methods="('plain','soft')"   --config.tasks=circle   (one name is a 1-tuple)
+  --config.circle.constraints="((1.0,1.0),(1.5,0.5))"   --config.darcy.channel_mult="(1,2,2)"
+
+Constraints (the first one of each task is the one the data satisfy):
+  circle.constraints: semi-axes ``(a, b)`` of ``sqrt((x/a)^2 + (y/b)^2) - 1``; ``a == b == R``
+    is the circle of radius R (named ``radius_R`` in the summary, else ``ellipse_a_b``);
+  darcy.constraints: source scales ``S`` of the PDE residual with the source magnitude times S
+    (named ``source_S``).
 """
 
 from __future__ import annotations
 
 import ml_collections
 
-from jaxml.utils.config import base_config, check_preset
+from jaxml import diffusion
+from jaxml.utils import checks
+from jaxml.utils.config import (
+    ConfigError,
+    base_config,
+    check_base,
+    check_choice,
+    check_choices,
+    check_in_range,
+    check_positive,
+    check_preset,
+)
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
@@ -29,8 +46,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_seeds = 2
     config.tensorboard = False
     config.checkpoint_every_chunks = 100  # Each sub-run is short; checkpoint at its end.
-    config.tasks = "circle,darcy"
-    config.methods = "plain,soft,pidm,dps"
+    config.tasks = ("circle", "darcy")
+    config.methods = ("plain", "soft", "pidm", "dps")
     config.edm = ml_collections.ConfigDict({"sigma_data": 0.5, "p_mean": -1.2, "p_std": 1.2})
     config.sampler = ml_collections.ConfigDict(
         {"num_steps": 18, "sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0}
@@ -53,7 +70,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
         {
             "radius": 1.0,
             "radial_noise": 0.0,
-            "constraints": "radius_1.0,radius_1.2,ellipse_1.2_0.8",
+            "constraints": ((1.0, 1.0), (1.2, 1.2), (1.2, 0.8)),
             "num_train": 10_000,
             "num_eval": 1000,
             "width": 128,
@@ -73,13 +90,13 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
             "num_modes": 32,
             "log_k_std": 1.0,
             "source_magnitude": 10.0,
-            "constraints": "source_1.0,source_2.0",
+            "constraints": (1.0, 2.0),
             # Let the constraint gradient move log K too (False: it moves the pressure only).
             "grad_log_k": False,
             "num_train": 500,
             "num_eval": 32,
             "channels": 8,
-            "channel_mult": "1,2",
+            "channel_mult": (1, 2),
             "batch_size": 16,
             "num_steps": 200,
             "learning_rate": 2e-3,
@@ -100,8 +117,63 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
         config.darcy.num_eval = 256
         config.darcy.channels = 32
         config.darcy.batch_size = 64
-        config.darcy.channel_mult = "1,2,2"
+        config.darcy.channel_mult = (1, 2, 2)
         config.darcy.num_steps = 20_000
         config.darcy.chunk_size = 1000
         config.darcy.num_seeds = 3
     return config
+
+
+TASKS = ("circle", "darcy")
+
+
+def _check_constraints(config: ml_collections.ConfigDict) -> None:
+    def positive(values, size=None):
+        return (
+            isinstance(values, tuple)
+            and bool(values)
+            and (size is None or len(values) == size)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+            and min(values) > 0
+        )
+
+    circle, darcy = config.circle.constraints, config.darcy.constraints
+    ok = isinstance(circle, tuple) and bool(circle) and all(positive(c, 2) for c in circle)
+    expected = "a non-empty tuple of semi-axes (a, b) > 0, e.g. ((1.0, 1.0), (1.2, 0.8))"
+    checks.expect(ok, "--config.circle.constraints", expected, circle, ConfigError)
+    expected = "a non-empty tuple of source scales > 0, e.g. (1.0, 2.0)"
+    checks.expect(positive(darcy), "--config.darcy.constraints", expected, darcy, ConfigError)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError ``--config.<field>: expected <accepted>, got <value>`` on a bad field."""
+    check_base(config)
+    check_choices(config, "tasks", TASKS)
+    check_choices(config, "methods", diffusion.METHODS)
+    check_choice(config, "soft.gamma_mode", diffusion.GAMMA_MODES)
+    check_choice(config, "dps_weighting", diffusion.DPS_WEIGHTINGS)
+    check_choice(config, "pidm_sigma_weighting", diffusion.PIDM_WEIGHTINGS)
+    check_positive(config, ("edm.sigma_data", "edm.p_std", "sampler.num_steps"))
+    check_positive(config, ("sampler.sigma_min", "sampler.sigma_max", "sampler.rho"))
+    if config.soft.gamma_mode == "learned":
+        check_in_range(config, "soft.gamma_init", 0.0, config.soft.gamma_max, (False, False))
+    for task in TASKS:
+        fields = ("num_train", "num_eval", "batch_size", "num_steps", "learning_rate", "chunk_size")
+        check_positive(config, tuple(f"{task}.{field}" for field in fields))
+    check_positive(config, ("darcy.num_seeds", "darcy.grid", "darcy.num_modes"))
+    check_in_range(config, "circle.num_eval", 2, float("inf"))
+    # Darcy's data-vs-data W1 floor uses num_eval training fields.
+    check_in_range(config, "darcy.num_eval", 2, config.darcy.num_train)
+    _check_constraints(config)
+    mult = checks.positive_ints(
+        config.darcy.channel_mult, "--config.darcy.channel_mult", ConfigError
+    )
+    factor = 2 ** (len(mult) - 1)  # The U-Net halves the grid at every level but the first.
+    expected = f"a multiple of 2^(len(darcy.channel_mult) - 1) = {factor}"
+    checks.expect(
+        config.darcy.grid % factor == 0,
+        "--config.darcy.grid",
+        expected,
+        config.darcy.grid,
+        ConfigError,
+    )

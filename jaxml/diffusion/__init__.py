@@ -1,4 +1,8 @@
-"""EDM diffusion with plain and softly constrained denoisers (arXiv 2206.00364, 2512.14980)."""
+"""EDM diffusion with plain and softly constrained denoisers (arXiv 2206.00364, 2512.14980).
+
+``_training`` holds the SCD comparison's pieces: a method's denoiser and loss, its supervised
+trainer, vmapped Heun sampling of many models (optionally DPS-guided) and the metrics rows.
+"""
 
 from jaxml.diffusion._constraints import ResidualFn as ResidualFn
 from jaxml.diffusion._constraints import batched_residual as batched_residual
@@ -7,9 +11,13 @@ from jaxml.diffusion._constraints import constraint_gradient as constraint_gradi
 from jaxml.diffusion._constraints import darcy_operator as darcy_operator
 from jaxml.diffusion._constraints import darcy_residual as darcy_residual
 from jaxml.diffusion._constraints import darcy_source as darcy_source
+from jaxml.diffusion._constraints import darcy_source_family as darcy_source_family
 from jaxml.diffusion._constraints import ellipse_residual as ellipse_residual
 from jaxml.diffusion._constraints import half_squared_norm as half_squared_norm
 from jaxml.diffusion._constraints import mean_abs_residual as mean_abs_residual
+from jaxml.diffusion._constraints import (
+    standardised_darcy_residual as standardised_darcy_residual,
+)
 from jaxml.diffusion._denoisers import DPS_WEIGHTINGS as DPS_WEIGHTINGS
 from jaxml.diffusion._denoisers import GAMMA_MODES as GAMMA_MODES
 from jaxml.diffusion._denoisers import PIDM_WEIGHTINGS as PIDM_WEIGHTINGS
@@ -37,17 +45,34 @@ from jaxml.diffusion._metrics import mean_pairwise_distance as mean_pairwise_dis
 from jaxml.diffusion._metrics import sliced_wasserstein_1 as sliced_wasserstein_1
 from jaxml.diffusion._metrics import wasserstein_1_exact as wasserstein_1_exact
 from jaxml.diffusion._metrics import wasserstein_1d as wasserstein_1d
+from jaxml.diffusion._training import GAMMA_PROBES as GAMMA_PROBES
+from jaxml.diffusion._training import METHODS as METHODS
+from jaxml.diffusion._training import DPSGuidance as DPSGuidance
+from jaxml.diffusion._training import ModelFn as ModelFn
+from jaxml.diffusion._training import ResidualFamily as ResidualFamily
+from jaxml.diffusion._training import denoiser_trainer as denoiser_trainer
+from jaxml.diffusion._training import gamma_profile as gamma_profile
+from jaxml.diffusion._training import heun_sample_models as heun_sample_models
+from jaxml.diffusion._training import make_denoiser as make_denoiser
+from jaxml.diffusion._training import method_loss as method_loss
+from jaxml.diffusion._training import reference_metrics as reference_metrics
+from jaxml.diffusion._training import sample_metrics as sample_metrics
 
 __all__ = [
     "DPS_WEIGHTINGS",
     "GAMMA_MODES",
+    "GAMMA_PROBES",
+    "METHODS",
     "PIDM_WEIGHTINGS",
     "SIGMA_DATA",
+    "DPSGuidance",
     "DenoiseFn",
     "EDMDenoiser",
     "Gamma",
     "MLPDenoiserNet",
+    "ModelFn",
     "Preconditioning",
+    "ResidualFamily",
     "ResidualFn",
     "SoftConstrainedDenoiser",
     "apply_fn",
@@ -57,23 +82,32 @@ __all__ = [
     "darcy_operator",
     "darcy_residual",
     "darcy_source",
+    "darcy_source_family",
+    "denoiser_trainer",
     "denoising_loss",
     "dps_guided",
     "edm_preconditioning",
     "ellipse_residual",
     "fourier_features",
+    "gamma_profile",
     "half_squared_norm",
     "heun_sample",
+    "heun_sample_models",
     "karras_sigmas",
     "loss_weight",
+    "make_denoiser",
     "mean_abs_residual",
     "mean_pairwise_distance",
+    "method_loss",
     "precondition",
+    "reference_metrics",
     "regularised_denoising_loss",
     "residual_penalty",
+    "sample_metrics",
     "sample_sigma",
     "sliced_wasserstein_1",
     "soft_correction",
+    "standardised_darcy_residual",
     "wasserstein_1_exact",
     "wasserstein_1d",
 ]

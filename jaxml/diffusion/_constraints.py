@@ -104,3 +104,50 @@ def darcy_residual(x: jax.Array, source: jax.Array) -> jax.Array:
     chex.assert_rank(x, 3)
     chex.assert_shape(source, x.shape[:2])
     return darcy_operator(x[..., 0], x[..., 1]) - source
+
+
+def standardised_darcy_residual(
+    x: jax.Array, source: jax.Array, mean: jax.Array, scale: jax.Array
+) -> jax.Array:
+    """:func:`darcy_residual` of a field standardised per channel (physical = ``x * scale + mean``).
+
+    Args:
+      x: ``[N, N, 2]`` standardised (log K, p).
+      source: ``[N, N]`` source term (physical units).
+      mean, scale: ``[2]`` per-channel mean and scale of the standardisation.
+    """
+    chex.assert_shape((mean, scale), (2,))
+    return darcy_residual(x * scale[None, None, :] + mean[None, None, :], source)
+
+
+def darcy_source_family(
+    source: jax.Array, mean: jax.Array, scale: jax.Array, *, grad_log_k: bool = False
+) -> Callable[[jax.Array], ResidualFn]:
+    """``theta [1] -> c``: Darcy constraints of standardised fields with the source times theta[0].
+
+    The residual is divided per sample by the Gershgorin bound ``8 max(K) / h^2`` of the
+    finite-volume matrix (times the pressure's scale), so that ``||dc/dp|| <= 1`` and a soft
+    correction step with ``gamma <= 1`` (arXiv 2512.14980) cannot blow up, whatever permeability
+    it sees. log K is held fixed in the constraint (stop-gradient) unless ``grad_log_k``: the
+    correction then moves the pressure towards the solution for the permeability it sees. A
+    misspecified constraint is ``theta != 1`` (the wrong source magnitude).
+
+    Args:
+      source: ``[N, N]`` the data's source term (physical units).
+      mean, scale: ``[2]`` per-channel standardisation of (log K, p).
+      grad_log_k: let the constraint gradient move log K too.
+    """
+    chex.assert_rank(source, 2)
+    h = 1.0 / source.shape[0]
+
+    def family(theta: jax.Array) -> ResidualFn:
+        def residual(x: jax.Array) -> jax.Array:
+            log_k = x[..., 0] if grad_log_k else jax.lax.stop_gradient(x[..., 0])
+            x = jnp.stack([log_k, x[..., 1]], axis=-1)
+            k_max = jnp.exp(jnp.max(jax.lax.stop_gradient(log_k) * scale[0] + mean[0]))
+            bound = 8.0 * k_max * scale[1] / h**2
+            return standardised_darcy_residual(x, source * theta[0], mean, scale) / bound
+
+        return residual
+
+    return family

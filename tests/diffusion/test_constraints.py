@@ -81,3 +81,52 @@ def test_darcy_residual_gradient_matches_finite_differences():
     for i in range(3):
         fd = directional_fd(energy, x[i], v[i], eps=1e-3)
         np.testing.assert_allclose(jnp.vdot(grads[i], v[i]), fd, rtol=2e-2)
+
+
+def standardised_darcy_fields(n=8):
+    # Fields that solve the Darcy equation (jaxml.data.darcy), standardised per channel.
+    from jaxml.data.darcy import generate_darcy
+
+    fields = generate_darcy(jax.random.PRNGKey(0), 4, n, 0.2, 8, 1.0, 10.0)
+    mean = jnp.mean(fields, axis=(0, 1, 2))
+    scale = jnp.std(fields, axis=(0, 1, 2)) / 0.5
+    return (
+        (fields - mean[None, None, None]) / scale[None, None, None],
+        mean,
+        scale,
+        diffusion.darcy_source(n, 10.0),
+    )
+
+
+def test_standardised_darcy_residual_is_the_physical_one():
+    x, mean, scale, source = standardised_darcy_fields()
+    physical = x[0] * scale[None, None] + mean[None, None]
+    np.testing.assert_allclose(
+        diffusion.standardised_darcy_residual(x[0], source, mean, scale),
+        diffusion.darcy_residual(physical, source),
+        rtol=1e-6,
+    )
+    assert float(jnp.max(jnp.abs(diffusion.darcy_residual(physical, source)))) < 1e-3
+
+
+def test_darcy_source_family_scales_the_source_and_bounds_the_pressure_jacobian():
+    x, mean, scale, source = standardised_darcy_fields()
+    family = diffusion.darcy_source_family(source, mean, scale)
+    correct, doubled = family(jnp.asarray([1.0])), family(jnp.asarray([2.0]))
+    x = x[0]
+    # Data solve the PDE with the given source: only theta = 1 has (almost) no residual.
+    assert float(jnp.max(jnp.abs(correct(x)))) < 1e-5
+    # theta = 2 leaves -f over the Gershgorin bound 8 max(K) scale_p / h^2 wherever f != 0.
+    k_max = jnp.exp(jnp.max(x[..., 0] * scale[0] + mean[0]))
+    expected = -source / (8.0 * k_max * scale[1] * 8**2)
+    np.testing.assert_allclose(doubled(x) - correct(x), expected, rtol=1e-4, atol=1e-9)
+    # log K is held fixed: the gradient moves the pressure only (unless grad_log_k).
+    grad = jax.grad(lambda y: 0.5 * jnp.sum(doubled(y) ** 2))(x + 0.1)
+    assert float(jnp.max(jnp.abs(grad[..., 0]))) == 0.0
+    assert float(jnp.max(jnp.abs(grad[..., 1]))) > 0.0
+    free = diffusion.darcy_source_family(source, mean, scale, grad_log_k=True)(jnp.asarray([2.0]))
+    grad = jax.grad(lambda y: 0.5 * jnp.sum(free(y) ** 2))(x + 0.1)
+    assert float(jnp.max(jnp.abs(grad[..., 0]))) > 0.0
+    # Gershgorin scaling: the pressure Jacobian has spectral norm <= 1.
+    jac = jax.jacfwd(lambda p: correct(jnp.stack([x[..., 0], p], -1)).ravel())(x[..., 1])
+    assert float(np.linalg.norm(np.asarray(jac).reshape(64, 64), 2)) <= 1.0 + 1e-5
