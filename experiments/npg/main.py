@@ -123,8 +123,8 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
     lines = [
         f"Final episode return (mean ± std over {config.num_seeds} vmapped seeds; the last chunk's "
         f"mean of `episode_return`), a budget of {' and '.join(budgets)}, rounded down to whole "
-        f"chunks ({min(steps):,}–{max(steps):,} run). Each algorithm at its "
-        "`jaxml.rl.<algo>.default_config()` (plus `overrides`); nothing tuned per environment.",
+        f"chunks ({min(steps):,}–{max(steps):,} run). Each algorithm at "
+        "`config.trainers.<algo>` (`jaxml.rl.default_config(algo)`); nothing tuned per env.",
         "",
         "| env | " + " | ".join(LABELS[a] for a in algos) + " |",
         "| --- |" + " --- |" * len(algos),
