@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxml.al import STRATEGIES
 from jaxml.utils.config import base_config, check_preset
 
 
@@ -78,17 +79,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.tensorboard = False
     if preset == "full":
         config.num_seeds = 5
-        config.strategies = (
-            "caal",
-            "random",
-            "total_variance",
-            "epistemic",
-            "aleatoric",
-            "confidence",
-            "bald",
-            "badge",
-            "coreset",
-        )
+        config.strategies = STRATEGIES  # Every acquisition jaxml.al has.
         config.ensemble.update(
             {
                 "num_members": 6,
