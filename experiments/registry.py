@@ -113,10 +113,10 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         module="experiments.resnet_bounds.main",
         paper="Generalization bounds for discrete- and continuous-time ResNets (2602.20921)",
         smoke_overrides={
-            "datasets": "moons",
-            "depths": "2",
+            "datasets": ("moons",),
+            "depths": (2,),
             "include_ode": False,
-            "train_sizes": "40,80",
+            "train_sizes": (40, 80),
             "num_seeds": 1,
             "train_steps": 10,
             "chunk_size": 10,
