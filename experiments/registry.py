@@ -30,7 +30,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         paper="Gradient Regularized Natural Gradients (Dash et al., AISTATS 2026, 2601.18420)",
         smoke_overrides={
             # Three optimizers keep the smoke test short; the conformance suite covers them all.
-            "optimizers": "adamw,ring,rkalman",
+            "optimizers": ("adamw", "ring", "rkalman"),
             "num_seeds": 1,
             "chunk_size": 2,
             "digits.num_steps": 4,
