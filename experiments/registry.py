@@ -30,7 +30,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         paper="Gradient Regularized Natural Gradients (Dash et al., AISTATS 2026, 2601.18420)",
         smoke_overrides={
             # Three optimizers keep the smoke test short; the conformance suite covers them all.
-            "optimizers": "adamw,ring,rkalman",
+            "optimizers": ("adamw", "ring", "rkalman"),
             "num_seeds": 1,
             "chunk_size": 2,
             "digits.num_steps": 4,
@@ -114,10 +114,10 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         module="experiments.resnet_bounds.main",
         paper="Generalization bounds for discrete- and continuous-time ResNets (2602.20921)",
         smoke_overrides={
-            "datasets": "moons",
-            "depths": "2",
+            "datasets": ("moons",),
+            "depths": (2,),
             "include_ode": False,
-            "train_sizes": "40,80",
+            "train_sizes": (40, 80),
             "num_seeds": 1,
             "train_steps": 10,
             "chunk_size": 10,

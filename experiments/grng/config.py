@@ -7,6 +7,10 @@ are reported.
 
   python -m experiments.grng.main --preset=quick    # 6m49s measured on 2 CPU cores
   python -m experiments.grng.main --preset=full     # 3 seeds, 5x the steps; for an accelerator
+
+Override any field, e.g. ``--config.optimizers="('adamw','ring')" --config.tasks="('digits',)"
+--config.lr_grid.ring="(0.1,0.3)"``: a tuple is a Python literal, quoted for the shell, with quotes
+around each string and a trailing comma for one element.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ TASKS = ("digits", "charlm")
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
-    config.tasks = ",".join(TASKS)
-    config.optimizers = ",".join(OPTIMIZERS)
+    config.tasks = TASKS
+    config.optimizers = OPTIMIZERS
     config.num_seeds = 2
     config.chunk_size = 25
     config.checkpoint_every_chunks = 4

@@ -13,7 +13,9 @@ gap are plotted against L and against S.
   python -m experiments.resnet_bounds.main --preset=full
     # Wider nets, more sizes and seeds, longer training: for an accelerator; not measured.
 
-Override any field, e.g. ``--config.depths=4,16,64 --config.train_sizes=100,1000``.
+Override any field, e.g. ``--config.depths="(4,16,64)" --config.train_sizes="(100,1000)"
+--config.datasets="('moons',)"``: a tuple is a Python literal, quoted for the shell, with quotes
+around each string and a trailing comma for one element. Depths and sizes are sorted, deduplicated.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ DATASETS = ("digits", "moons")
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
-    config.datasets = ",".join(DATASETS)
-    config.depths = "4,8,16,32,64"  # Discrete ResNets, all at the same horizon T.
+    config.datasets = DATASETS
+    config.depths = (4, 8, 16, 32, 64)  # Discrete ResNets, all at the same horizon T.
     config.include_ode = True  # Also train the continuous-time model (neural ODE).
-    config.train_sizes = "100,300,1000"  # S; nested subsets of one fixed permutation.
+    config.train_sizes = (100, 300, 1000)  # S; nested subsets of one fixed permutation.
     config.num_seeds = 2  # Seeds × sizes are trained at once with vmap.
     config.model = ml_collections.ConfigDict(
         {
@@ -62,7 +64,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.checkpoint_every_chunks = 3
     config.tensorboard = False
     if preset == "full":
-        config.train_sizes = "50,100,200,400,800,1400"
+        config.train_sizes = (50, 100, 200, 400, 800, 1400)
         config.moons_train = 1400
         config.num_seeds = 5
         config.model.width = 64

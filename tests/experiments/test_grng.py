@@ -1,10 +1,18 @@
-"""The GRNG sweep's bookkeeping: diverged learning rates are excluded, the best is kept."""
+"""The GRNG sweep: typed config checks, best-lr bookkeeping, the lr written into the state."""
 
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from experiments.grng.config import get_config
-from experiments.grng.main import Task, summarize_sweep, train_and_evaluate
+from experiments.grng.main import Task, make_trainer, summarize_sweep, train_and_evaluate, validate
+from jaxml.models import ResidualMLP
+from jaxml.utils.config import ConfigError
 from jaxml.utils.runner import RunResult
+from jaxml.utils.trainer import TrainerRun
 
 
 def row(step, val, alive, test=1.0):
@@ -26,6 +34,10 @@ def row(step, val, alive, test=1.0):
     }
 
 
+def _run(history, steps_per_second):
+    return TrainerRun(RunResult(None, history, steps_per_second), 2, 1, 6)
+
+
 def test_best_lr_by_validation_loss_among_the_lrs_that_never_diverged():
     task = Task("digits", None, None, None, {}, "accuracy", 2)
     history = [
@@ -33,18 +45,72 @@ def test_best_lr_by_validation_loss_among_the_lrs_that_never_diverged():
         # lr 0.1 has the lowest validation loss but one seed diverged: it must not win.
         row(2, [0.9, 0.9, 0.5, 0.7, 0.1, 0.1], [1, 1, 1, 1, 1, 0]),
     ]
-    record = summarize_sweep(task, "adamw", (0.001, 0.01, 0.1), 2, RunResult(None, history, 10.0))
+    record = summarize_sweep(task, "adamw", (0.001, 0.01, 0.1), _run(history, 10.0))
     assert record["best_lr"] == 0.01
     assert record["diverged_lrs"] == [0.1]
     assert record["avg_grad_norm"] == 2.0  # Mean over steps of the seed mean (1.0 + 3.0) / 2.
+    assert record["final_test_loss_per_seed"] == [1.0, 1.0]
     assert record["ms_per_member_step"] == 1e3 / 10.0 / 6
 
 
 def test_every_lr_diverged_gives_no_best():
     task = Task("digits", None, None, None, {}, "accuracy", 1)
     history = [row(1, [1.0] * 6, [0, 1, 1, 0, 0, 1])]
-    record = summarize_sweep(task, "kfac", (0.1, 0.3, 1.0), 2, RunResult(None, history, None))
+    record = summarize_sweep(task, "kfac", (0.1, 0.3, 1.0), _run(history, None))
     assert record["best_lr"] is None and record["diverged_lrs"] == [0.1, 0.3, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("optimizers", ("adamw", "lion"), "--config.optimizers: expected a non-empty tuple of sgd"),
+        # A comma string inside the tuple is one (unknown) name, not two.
+        ("optimizers", ("adamw,ring",), "--config.optimizers: expected a non-empty tuple"),
+        ("tasks", (), "--config.tasks: expected a non-empty tuple of digits, charlm, got ()"),
+        ("lr_grid.sgd", (0.1, -1.0), "--config.lr_grid.sgd: expected a non-empty tuple of numbers"),
+        ("charlm.width", 30, "--config.charlm.width: expected a multiple of"),
+        (
+            "digits.val_fraction",
+            1.0,
+            "--config.digits.val_fraction: expected a value in (0.0,",
+        ),
+    ],
+)
+def test_validate_rejects_bad_values(field, value, message):
+    config = get_config("quick")
+    config.update_from_flattened_dict({field: value})
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        validate(config)
+
+
+def test_presets_validate_with_tuples():
+    for preset in ("quick", "full"):
+        config = get_config(preset)
+        validate(config)
+        assert isinstance(config.tasks, tuple) and isinstance(config.optimizers, tuple)
+
+
+def test_each_member_starts_with_its_learning_rate_and_the_same_params_per_seed():
+    config = get_config("quick")
+    x = jnp.zeros((4, 3))
+    task = Task(
+        "toy",
+        ResidualMLP(2, width=4, num_blocks=1),
+        x[:1],
+        lambda key: (x, jnp.zeros((4,), jnp.int32)),
+        {"val": (x, jnp.zeros((4,), jnp.int32))},
+        "accuracy",
+        1,
+    )
+    trainer = make_trainer(task, "adamw", config)
+    key = jax.random.PRNGKey(0)
+    a, b = trainer.init(key, jnp.float32(1e-3)), trainer.init(key, jnp.float32(3e-3))
+    assert float(a.opt_state.hyperparams["learning_rate"]) == pytest.approx(1e-3)
+    assert float(b.opt_state.hyperparams["learning_rate"]) == pytest.approx(3e-3)
+    for pa, pb in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_array_equal(pa, pb)
+    _, metrics = trainer.step(a)
+    assert set(metrics) == {"train_loss", "grad_norm", "alive"} and float(metrics["alive"]) == 1.0
 
 
 @pytest.mark.slow
@@ -53,7 +119,7 @@ def test_quick_preset_on_digits_trains_every_optimizer_without_divergence(tmp_pa
     # guard and KL clipping, no Kronecker method may diverge at any learning rate of its grid, and
     # every optimizer's best learning rate must reach 90% test accuracy.
     config = get_config("quick")
-    config.tasks = "digits"
+    config.tasks = ("digits",)
     config.progress_bar = False
     results = train_and_evaluate(config, tmp_path, resume=False)
     for record in results["digits"]:
