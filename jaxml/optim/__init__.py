@@ -12,6 +12,7 @@ from optax.contrib import sophia as sophia
 
 from jaxml.optim._curvature import CurvatureInputs as CurvatureInputs
 from jaxml.optim._curvature import loss_grads_and_stats as loss_grads_and_stats
+from jaxml.optim._curvature import sampled_layer_stats as sampled_layer_stats
 from jaxml.optim._grng import reng as reng
 from jaxml.optim._grng import ring as ring
 from jaxml.optim._grng import scale_by_reng as scale_by_reng
@@ -48,6 +49,7 @@ __all__ = [
     "hutchinson_estimator_diag_hessian",
     "kfac",
     "loss_grads_and_stats",
+    "sampled_layer_stats",
     "make",
     "newton_schulz_inverse",
     "rank1_natural_gradient",

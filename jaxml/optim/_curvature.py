@@ -149,6 +149,16 @@ def loss_grads_and_stats(
     grads = pullback(loss_cotangent)[0]
     output_grads = pullback(sampled_cotangent)[1]
 
+    layer_stats = _layer_stats(params, recorded, output_grads)
+
+    def loss_fn(p):
+        return mean_loss(model.apply(p, inputs))
+
+    return CurvatureInputs(loss, grads, layer_stats, loss_fn)
+
+
+def _layer_stats(params: Any, recorded: Any, output_grads: Any) -> Any:
+    """``LayerStats`` per intercepted layer from its recorded inputs and output gradients."""
     flat_inputs = traverse_util.flatten_dict(recorded)
     flat_grads = traverse_util.flatten_dict(output_grads)
     stats = {}
@@ -168,8 +178,37 @@ def loss_grads_and_stats(
     layer_stats = stats[()] if () in stats else traverse_util.unflatten_dict(stats)
     if "params" in params:  # Mirror the variables dict the optimizer sees.
         layer_stats = {"params": layer_stats}
+    return layer_stats
 
-    def loss_fn(p):
-        return mean_loss(model.apply(p, inputs))
 
-    return CurvatureInputs(loss, grads, layer_stats, loss_fn)
+def sampled_layer_stats(
+    model: nn.Module,
+    params: Any,
+    inputs: Any,
+    sampled_loss: Callable[[Any, jax.Array], jax.Array],
+    key: jax.Array,
+) -> Any:
+    """The ``layer_stats`` extra arg of any model, from a loss at targets sampled from it.
+
+    ``sampled_loss(outputs, key) -> []`` is the sum over examples of ``-log p(y_n | x_n)`` at
+    ``y_n`` drawn (under ``stop_gradient``) from the model's own predictive distribution, so
+    the Kronecker factors estimate the true Fisher (Martens & Grosse 2015, arXiv 1503.05671).
+    Outputs may be any pytree, e.g. an actor-critic's ``(policy distribution, value)``: ACKTR
+    (Wu et al. 2017, arXiv 1708.05144) samples an action from the policy and a Gaussian target
+    around the value.
+    """
+
+    def forward(perturbations):
+        with nn.intercept_methods(_record_layer):
+            outputs, recorded = model.apply(
+                {**params, "perturbations": perturbations}, inputs, mutable=[_INPUTS]
+            )
+        return sampled_loss(outputs, key), recorded[_INPUTS]
+
+    def shapes():
+        with nn.intercept_methods(_record_layer):
+            return model.apply(params, inputs, mutable=["perturbations"])[1]["perturbations"]
+
+    perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(shapes))
+    output_grads, recorded = jax.grad(forward, has_aux=True)(perturbations)
+    return _layer_stats(params, recorded, output_grads)

@@ -14,10 +14,17 @@ from jaxml.models.actor_critic import ActorCritic, make_actor_critic
 from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
-# jaxml.optim's registry, less the Kronecker family: K-FAC, RING, RENG and R-Kalman need
-# per-layer statistics (a Fisher of the policy, as ACKTR computes) that these trainers do not
-# collect yet.
-OPTIMIZERS = tuple(n for n, s in optim.OPTIMIZERS.items() if not s.needs_layer_stats)
+# jaxml.optim's registry. The Kronecker family (K-FAC, RING, RENG, R-Kalman) needs per-layer
+# statistics: PPO and A2C compute ACKTR's (``_sgd.actor_critic_curvature``); trainers that do
+# not (TRPO's and NPG's critic, MAPPO) accept only LAYERWISE_FREE.
+OPTIMIZERS = tuple(optim.OPTIMIZERS)
+LAYERWISE_FREE = tuple(n for n, s in optim.OPTIMIZERS.items() if not s.needs_layer_stats)
+
+
+def needs_layer_stats(config: ml_collections.ConfigDict) -> bool:
+    """Whether ``config.optimizer`` needs the ``layer_stats`` extra arg (the K-FAC family)."""
+    spec = optim.OPTIMIZERS.get(config.optimizer)
+    return spec is not None and spec.needs_layer_stats
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -145,7 +152,9 @@ def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCrit
         raise
 
 
-def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.GradientTransformation:
+def make_optimizer(
+    config: ml_collections.ConfigDict, sizes: Sizes, *, layer_stats: bool = False
+) -> optax.GradientTransformation:
     """Gradient clipping, then ``config.optimizer``, with PureJaxRL's stepped linear annealing.
 
     The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``. ``adam``
@@ -153,7 +162,14 @@ def make_optimizer(config: ml_collections.ConfigDict, sizes: Sizes) -> optax.Gra
     ``jaxml.optim.make(name, learning_rate=..., **config.optimizer_kwargs)`` (e.g. ``rank1``,
     ``sophia``, ``adamw``, ``sgd``). The result takes extra args (Sophia reads ``obj_fn``, the
     minibatch objective, which ``minibatch_step`` always passes; the others ignore it).
+    ``layer_stats``: the trainer computes the K-FAC family's extra args; without it those
+    optimizers are refused.
+
+    Raises:
+      ValueError: naming ``config.optimizer`` when it needs layer statistics the trainer lacks.
     """
+    if not layer_stats:
+        checks.choice(config.optimizer, "config.optimizer", LAYERWISE_FREE)
     learning_rate = config.learning_rate
     if config.anneal_lr:
         steps, num_updates = sizes.grad_steps_per_update, sizes.num_updates

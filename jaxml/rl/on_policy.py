@@ -58,6 +58,7 @@ from jaxml.rl._collect import (
     rollout_and_gae,
 )
 from jaxml.rl._on_policy_config import (
+    LAYERWISE_FREE,
     OPTIMIZERS,
     Metrics,
     Sizes,
@@ -66,6 +67,7 @@ from jaxml.rl._on_policy_config import (
     in_range_field,
     make_model,
     make_optimizer,
+    needs_layer_stats,
     normalization_kwargs,
     positive_int_field,
     require_fields,
@@ -81,12 +83,20 @@ from jaxml.rl._separate import (
     separate_optimizer,
     with_subtree,
 )
-from jaxml.rl._sgd import epoch_step, flat_batch, minibatch_step, run_epochs, sgd_update
+from jaxml.rl._sgd import (
+    actor_critic_curvature,
+    epoch_step,
+    flat_batch,
+    minibatch_step,
+    run_epochs,
+    sgd_update,
+)
 from jaxml.rl._sharding import rollout_partition
 from jaxml.utils import trainer as trainer_lib
 from jaxml.utils.trainer import Trainer, TrainOutput
 
 __all__ = [
+    "LAYERWISE_FREE",
     "OPTIMIZERS",
     "ActorCriticOptState",
     "Batch",
@@ -98,6 +108,7 @@ __all__ = [
     "TrainState",
     "UpdateFn",
     "act",
+    "actor_critic_curvature",
     "actor_params",
     "base_config",
     "build_trainer",
@@ -119,6 +130,7 @@ __all__ = [
     "make_train",
     "minibatch_outputs",
     "minibatch_step",
+    "needs_layer_stats",
     "normalization_kwargs",
     "policy_kl",
     "positive_int_field",
@@ -232,12 +244,13 @@ def make_sgd_trainer(
     """A trainer whose update is ``sgd_update`` on ``objective(params, minibatch, *, model)``."""
     sizes = derive_sizes(config)
     model = make_model(config, env)
-    optimizer = make_optimizer(config, sizes)
+    optimizer = make_optimizer(config, sizes, layer_stats=True)
+    bound = functools.partial(objective, model=model)
+    curvature_fn = None
+    if needs_layer_stats(config):  # The K-FAC family: ACKTR's Fisher of the actor-critic.
+        curvature_fn = functools.partial(actor_critic_curvature, model=model, objective=bound)
     update_fn = functools.partial(
-        sgd_update,
-        objective=functools.partial(objective, model=model),
-        optimizer=optimizer,
-        sizes=sizes,
+        sgd_update, objective=bound, optimizer=optimizer, sizes=sizes, curvature_fn=curvature_fn
     )
     return build_trainer(
         config, env, model=model, optimizer=optimizer, update_fn=update_fn, sizes=sizes

@@ -44,8 +44,3 @@ def test_registry_optimizer_is_the_one_jaxml_optim_builds():
     got, _ = tx.update(grads, tx.init(params), params, obj_fn=lambda p: 0.0)
     want, _ = reference.update(grads, reference.init(params), params)
     np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
-
-
-def test_kronecker_optimizers_are_refused_naming_the_field():
-    with pytest.raises(ValueError, match="config.optimizer: expected one of .*rank1.*, got 'kfac'"):
-        ppo.make_trainer(tiny("kfac"), envs.make("gymnax/CartPole-v1"))
