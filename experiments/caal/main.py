@@ -24,6 +24,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from experiments.caal.claims import write_caal_claims
 from experiments.caal.config import get_config
 from jaxml import al
 from jaxml.data.heteroscedastic import sine_noise_variance
@@ -131,6 +132,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     total = time.perf_counter() - start
     (workdir / "results.json").write_text(json.dumps(records, indent=1))
     plot(records, workdir / FIGURE, config.strategies)
+    write_caal_claims(workdir, records, config.strategies)
     return write_summary(config, records, seconds, total, workdir, labelled_noise)
 
 

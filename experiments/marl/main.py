@@ -23,6 +23,7 @@ from experiments.marl.config import RUNS, get_config
 from experiments.rl_common import train_curves
 from jaxml import envs
 from jaxml.rl import mappo
+from jaxml.utils.claims import Claim, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import Band, Panel, plot_bands
 
@@ -65,6 +66,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
         (workdir / "results.json").write_text(json.dumps(records, indent=1))
     plot(records, workdir / FIGURE)
     write_summary(config, records, workdir)
+    found = []  # It learns: the last chunk's seed-mean rate above the first chunk's.
+    for r in records:
+        run, (first, last) = RUNS[r["run"]], np.asarray(r["win_rate"]["mean"])[[0, -1]]
+        evidence = (
+            f"{run.rate} rate (seed mean) {first:.3f} in the first chunk, {last:.3f} in the last"
+        )
+        statement = f"{run.label} learns: its final {run.rate} rate is above its first chunk's"
+        found.append(Claim(statement, last > first, evidence))
+    write_claims(workdir, found)
     return {"records": records}
 
 

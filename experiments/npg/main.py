@@ -21,6 +21,7 @@ from experiments.npg.config import ALGOS, get_config
 from experiments.rl_common import train_curves
 from jaxml import envs, rl
 from jaxml.utils import is_primary
+from jaxml.utils.claims import best_of, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import Band, Panel, plot_bands
 
@@ -81,6 +82,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     if is_primary():
         plot(records, workdir / FIGURE)
         write_summary(config, records, workdir)
+    found = []  # Per env: the seed-mean final return of each algorithm, as in the summary.
+    for env_name in config.envs:
+        final = {LABELS[r["algo"]]: np.mean(r["episode_return"]["final_per_seed"])
+                 for r in records if r["env"] == env_name}  # fmt: skip
+        others = "/".join(k for k in final if k != LABELS["npg"])
+        if LABELS["npg"] in final and others:
+            statement = f"{env_name}: NPG-rank1's final return is at least the best of {others}"
+            found.append(
+                best_of(statement, final, LABELS["npg"], higher_is_better=True, spec=".1f")
+            )
+    write_claims(workdir, found)
     return {"records": records}
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import optax
 
 from experiments.scd import report
+from experiments.scd.claims import write_scd_claims
 from experiments.scd.config import TASKS, get_config, validate
 from jaxml import diffusion
 from jaxml.data.circle import sample_circle
@@ -238,6 +239,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     seconds = time.perf_counter() - start
     report.write_figures(config, records, extras, workdir)
     report.write_summary(config, records, extras, workdir, seconds)
+    write_scd_claims(workdir, records)
     return {"records": records, "seconds": seconds}
 
 

@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 
 from experiments import registry
+from jaxml.utils.claims import CLAIMS_FILE, read_claims
 from jaxml.utils.cli import build_config
 from jaxml.utils.metrics import read_metrics
 
 EXPERIMENTS_DIR = Path(registry.__file__).parent
+# Launchers that write claims.json (jaxml.utils.claims); the report's first table reads them.
+CLAIMING = {"digits", "npg", "marl", "caal", "scd"}
 
 
 def test_every_launcher_is_registered():
@@ -45,3 +48,6 @@ def test_smoke(experiment, tmp_path):
         assert read_metrics(tmp_path)[-1]["step"] == config.num_steps
     assert (tmp_path / module.FIGURE).stat().st_size > 1000
     assert (tmp_path / "summary.md").read_text().strip()
+    if experiment.name in CLAIMING or (tmp_path / CLAIMS_FILE).exists():
+        claims = read_claims(tmp_path)  # Parses, and every claim is a statement, bool, evidence.
+        assert claims, "the smoke run checks at least one claim"
