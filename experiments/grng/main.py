@@ -230,6 +230,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
                          workdir / f"{task_name}_curves.png")  # fmt: skip
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     report.write_summary(config, results, workdir)
+    report.write_claims(results, workdir)
     return results
 
 

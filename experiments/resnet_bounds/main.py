@@ -209,7 +209,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     seconds = time.perf_counter() - start
     table = report.aggregate(records)
     report.plot(table, config, workdir / FIGURE)
-    return report.write_summary(table, config, workdir, seconds)
+    out = report.write_summary(table, config, workdir, seconds)
+    report.write_claims(out["verdicts"], workdir)
+    return out
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxml.utils import claims as claims_lib
+from jaxml.utils.claims import Claim
 from jaxml.utils.plotting import plt
 
 FIGURE = "bounds.png"
@@ -231,3 +233,17 @@ def write_summary(table: list[dict], config, workdir: Path, seconds: float) -> d
     ]
     (workdir / "summary.md").write_text("\n".join(lines))
     return {"verdicts": verdicts, "claim_holds": claim, "seconds": seconds, "table": table}
+
+
+def write_claims(verdicts: dict, workdir: Path) -> None:
+    """Per dataset, the growth exponent p of bound ~ L^p at the largest training set."""
+    found = []
+    for dataset, v in verdicts.items():
+        bft, paper = v["bft_log10_bound_slope_in_log10_L"], v["paper_log10_bound_slope_in_log10_L"]
+        found += [
+            Claim(f"{dataset}: BFT's bound grows with L", v["bft_grows_in_L"],
+                  f"BFT bound ~ L^{bft:.2f} (grows: p >= {FLAT_SLOPE})"),
+            Claim(f"{dataset}: the paper's bound is flat in L", v["paper_flat_in_L"],
+                  f"paper bound ~ L^{paper:.2f} (flat: |p| <= {FLAT_SLOPE})"),
+        ]  # fmt: skip
+    claims_lib.write_claims(workdir, found)

@@ -13,7 +13,7 @@ from jaxml.utils.metrics import read_metrics
 
 EXPERIMENTS_DIR = Path(registry.__file__).parent
 # Launchers that write claims.json (jaxml.utils.claims); the report's first table reads them.
-CLAIMING = {"digits", "npg", "marl", "caal", "scd"}
+CLAIMING = {"digits", "grng", "npg", "marl", "caal", "scd", "resnet_bounds"}
 
 
 def test_every_launcher_is_registered():
