@@ -13,7 +13,8 @@ arXiv 2505.12872).
 Factorised heads: an action that is a tuple of categorical parts (the Foraging Games' move and
 message tokens) gets one linear head per part; head ``h`` with extra shape ``S_h`` gives logits
 ``[..., A, *S_h, n_h]``. The policy samples parts independently, so its log-probability is the
-sum over heads and over the extra axes (``factorised_log_prob``).
+sum over heads and over the extra axes: ``factorised_policy``, a ``distrax.Joint`` of one
+``distrax.Independent(distrax.Categorical)`` per head.
 
 Recurrent state: ``carry`` is ``{"actor": c, "critic": c}`` with ``c`` ``[..., A, H]`` (GRU) or
 ``(cell, hidden)`` each ``[..., A, H]`` (LSTM); ``initial_carry`` gives zeros, the state an
@@ -29,6 +30,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -124,33 +126,22 @@ def mask_logits(logits: jax.Array, mask: jax.Array | None) -> jax.Array:
     return jnp.where(mask, logits, jnp.full_like(logits, MASKED_LOGIT))
 
 
-def factorised_sample(key: jax.Array, logits: Sequence[jax.Array]) -> tuple[jax.Array, ...]:
-    """One int32 sample per head, each ``logits[h].shape[:-1]``, heads independent."""
-    keys = jax.random.split(key, len(logits))
-    return tuple(
-        jax.random.categorical(k, lg, axis=-1).astype(jnp.int32)
-        for k, lg in zip(keys, logits, strict=True)
+def factorised_policy(logits: Sequence[jax.Array], agent_ndim: int) -> distrax.Joint:
+    """The product of independent categoricals with batch shape ``logits[h].shape[:agent_ndim]``.
+
+    Head ``h`` is a ``distrax.Categorical`` over its last axis with its extra axes ``S_h`` made
+    event axes (``distrax.Independent``); ``distrax.Joint`` sums the heads' log-probs and
+    entropies. ``sample`` gives a tuple of int32 arrays ``logits[h].shape[:-1]``: one
+    ``jax.random.categorical`` per head on ``jax.random.split(key, H)``, of the normalised logits
+    (the same draws as of the raw ones up to a rounding tie). Log-probs are the log-softmax
+    entries exactly; entropies match ``−Σ p log p`` to rounding (distrax normalises twice).
+    """
+    return distrax.Joint(
+        tuple(
+            distrax.Independent(
+                distrax.Categorical(logits=lg, dtype=jnp.int32),
+                reinterpreted_batch_ndims=lg.ndim - 1 - agent_ndim,
+            )
+            for lg in logits
+        )
     )
-
-
-def factorised_log_prob(
-    logits: Sequence[jax.Array], actions: Sequence[jax.Array], agent_ndim: int
-) -> jax.Array:
-    """``Σ_h log π_h(a_h)`` over heads and their extra axes: ``[*batch]`` where ``batch`` is the
-    first ``agent_ndim`` axes of the actions (e.g. ``[B, A]``)."""
-    total = 0.0
-    for lg, a in zip(logits, actions, strict=True):
-        log_p = jax.nn.log_softmax(lg, axis=-1)
-        chosen = jnp.take_along_axis(log_p, a[..., None].astype(jnp.int32), axis=-1)[..., 0]
-        total = total + jnp.sum(jnp.reshape(chosen, chosen.shape[:agent_ndim] + (-1,)), -1)
-    return total
-
-
-def factorised_entropy(logits: Sequence[jax.Array], agent_ndim: int) -> jax.Array:
-    """Entropy of the factorised policy (the sum of the heads'): ``[*batch]``."""
-    total = 0.0
-    for lg in logits:
-        log_p = jax.nn.log_softmax(lg, axis=-1)
-        ent = -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
-        total = total + jnp.sum(jnp.reshape(ent, ent.shape[:agent_ndim] + (-1,)), -1)
-    return total

@@ -15,15 +15,14 @@ from __future__ import annotations
 import optax
 
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
-from jaxml.optim._rank1 import ScalarOrSchedule
 
 # The factories repeat the core's arguments on purpose: optax.inject_hyperparams binds them by
 # signature, and forwarding **kwargs breaks it (the conformance test checks this).
 
 
 def scale_by_ring(
-    rho: ScalarOrSchedule = 0.05,
-    damping: ScalarOrSchedule = 1e-3,
+    rho: optax.ScalarOrSchedule = 0.05,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
@@ -46,8 +45,8 @@ def scale_by_ring(
 
 
 def scale_by_reng(
-    rho: ScalarOrSchedule = 0.05,
-    damping: ScalarOrSchedule = 1e-3,
+    rho: optax.ScalarOrSchedule = 0.05,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
@@ -71,9 +70,9 @@ def scale_by_reng(
 
 
 def ring(
-    learning_rate: ScalarOrSchedule,
-    rho: ScalarOrSchedule = 0.05,
-    damping: ScalarOrSchedule = 1e-3,
+    learning_rate: optax.ScalarOrSchedule,
+    rho: optax.ScalarOrSchedule = 0.05,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
@@ -96,9 +95,9 @@ def ring(
 
 
 def reng(
-    learning_rate: ScalarOrSchedule,
-    rho: ScalarOrSchedule = 0.05,
-    damping: ScalarOrSchedule = 1e-3,
+    learning_rate: optax.ScalarOrSchedule,
+    rho: optax.ScalarOrSchedule = 0.05,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,

@@ -19,16 +19,16 @@ import chex
 import jax
 import jax.numpy as jnp
 import optax
-from optax._src import numerics
 
-ScalarOrSchedule = float | jax.Array | optax.Schedule
+# optax's own; the name stays importable here for the optimizers that still import it from here.
+ScalarOrSchedule = optax.ScalarOrSchedule
 
 
 class ScaleByRank1NaturalGradientState(NamedTuple):
     count: chex.Array  # [] int32: updates so far, the argument of the damping schedule.
 
 
-def _value(hyperparam: ScalarOrSchedule, count: chex.Array) -> jax.Array:
+def _value(hyperparam: optax.ScalarOrSchedule, count: chex.Array) -> jax.Array:
     return hyperparam(count) if callable(hyperparam) else jnp.asarray(hyperparam)
 
 
@@ -45,7 +45,7 @@ def _check_like(name: str, tree: Any, like: Any) -> None:
 
 
 def scale_by_rank1_natural_gradient(
-    damping: ScalarOrSchedule = 1e-3,
+    damping: optax.ScalarOrSchedule = 1e-3,
     kl_radius: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Preconditions the gradient ``g`` by ``(damping·I + v vᵀ)⁻¹`` (arXiv 2601.18626).
@@ -90,14 +90,14 @@ def scale_by_rank1_natural_gradient(
             g_dot_d = optax.tree.vdot(updates, direction).astype(jnp.float32)
             scale = jnp.sqrt(2.0 * kl_radius / jnp.maximum(g_dot_d, 1e-20))
             direction = jax.tree.map(lambda d: (scale * d).astype(d.dtype), direction)
-        return direction, ScaleByRank1NaturalGradientState(numerics.safe_increment(state.count))
+        return direction, ScaleByRank1NaturalGradientState(optax.safe_increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def rank1_natural_gradient(
-    learning_rate: ScalarOrSchedule,
-    damping: ScalarOrSchedule = 1e-3,
+    learning_rate: optax.ScalarOrSchedule,
+    damping: optax.ScalarOrSchedule = 1e-3,
     kl_radius: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Rank-1 inverse-Fisher natural gradient descent (arXiv 2601.18626).

@@ -1,9 +1,14 @@
-"""Separate actor and critic updates (TRPO, NPG-rank1): a policy step, then an Adam critic."""
+"""Separate actor and critic updates (TRPO, NPG-rank1): a policy step, then an Adam critic.
+
+The optimizer is ``optax.partition`` (``multi_transform``) over the labels ``"actor"`` and
+``"critic"`` of an unshared ``ActorCritic`` (``actor_critic_labels``), so both groups' states live
+in one ``optax.PartitionState``. The groups step at different times (one policy step, then
+``update_epochs`` x ``num_minibatches`` critic steps), which ``separate_part`` allows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -15,13 +20,12 @@ from jaxml.rl import losses
 from jaxml.rl._collect import Batch, forward
 from jaxml.rl._on_policy_config import Metrics, Sizes
 from jaxml.rl._sgd import sgd_update
+from jaxml.utils.partition import partition_labels, partition_part, under
 
-
-class ActorCriticOptState(NamedTuple):
-    """Optimizer states of a trainer that updates the actor and the critic separately."""
-
-    actor: Any  # The actor's optimizer state (an empty tuple when the actor step has none).
-    critic: Any  # The critic's optimizer state (``make_optimizer``'s, on the critic subtree).
+# separate_optimizer's state: inner_states["actor"], inner_states["critic"], each an
+# optax.MaskedState over the whole parameter tree (the other group's leaves are MaskedNodes).
+ActorCriticOptState = optax.PartitionState
+ACTOR_CRITIC_RULES = {"actor": under("params", "actor"), "critic": under("params", "critic")}
 
 
 def check_separate_networks(config: ml_collections.ConfigDict) -> None:
@@ -50,28 +54,42 @@ def with_subtree(params: Any, name: str, subtree: Any) -> Any:
     return {**params, "params": inner}
 
 
-def separate_optimizer(
-    actor_init: Callable[[Any], Any], critic: optax.GradientTransformation
-) -> optax.GradientTransformation:
-    """A transform whose ``init`` gives ``ActorCriticOptState`` for an unshared ``ActorCritic``.
+def actor_critic_labels(params: Any) -> Any:
+    """``"actor"`` / ``"critic"`` for each leaf of an unshared ``ActorCritic``'s parameters.
 
-    Only ``init`` is used (by ``init_state``); the trainer's ``update_fn`` steps each part itself.
+    Raises:
+      ValueError: a leaf outside ``params["params"]["actor" | "critic"]``.
     """
+    return partition_labels(params, ACTOR_CRITIC_RULES)
 
-    def init(params):
-        return ActorCriticOptState(
-            actor_init(actor_params(params)), critic.init(critic_params(params))
-        )
 
-    def update(updates, state, params=None):
-        raise NotImplementedError("the trainer's update_fn updates the actor and critic itself")
+def separate_optimizer(
+    actor: optax.GradientTransformation, critic: optax.GradientTransformation
+) -> optax.GradientTransformationExtraArgs:
+    """``optax.partition({"actor": actor, "critic": critic}, actor_critic_labels)``.
 
-    return optax.GradientTransformation(init, update)
+    Extra args shaped like the parameters (NPG's ``fisher_vector``) are masked to each group;
+    others (Sophia's ``obj_fn``) reach both transforms as they are.
+    """
+    return optax.partition(
+        {"actor": actor, "critic": critic}, actor_critic_labels, mask_compatible_extra_args=True
+    )
+
+
+def separate_part(
+    actor: optax.GradientTransformation, critic: optax.GradientTransformation, label: str
+) -> optax.GradientTransformationExtraArgs:
+    """Group ``label`` (``"actor"`` or ``"critic"``) of ``separate_optimizer(actor, critic)``
+    stepped alone on its state (``partition_part``): the other group is frozen."""
+    return partition_part(
+        {"actor": actor, "critic": critic}, actor_critic_labels, label,
+        mask_compatible_extra_args=True,
+    )  # fmt: skip
 
 
 def critic_update(
     params: Any,
-    critic_state: Any,
+    opt_state: Any,
     batch: Batch,
     key: jax.Array,
     *,
@@ -79,23 +97,26 @@ def critic_update(
     optimizer: optax.GradientTransformation,
     sizes: Sizes,
 ) -> tuple[Any, Any, Metrics]:
-    """``sgd_update`` of the critic alone on ``½ mean((v − target)²)``; the actor is untouched.
+    """``sgd_update`` of the critic on ``½ mean((v − target)²)``; the actor is untouched.
 
-    Returns ``(params, critic_state, {"value_loss": ...})`` with the new critic inside ``params``.
+    ``optimizer`` steps the whole tree and must leave the actor where it is: ``separate_part``'s
+    critic, or ``separate_optimizer`` with ``optax.set_to_zero()`` for the actor (TRPO).
+    Returns ``(params, opt_state, {"value_loss": ...})``.
     """
 
-    def objective(critic, minibatch):
-        full = with_subtree(params, "critic", critic)
+    def objective(p, minibatch):
+        # Only p's critic is read, so the actor's gradient is zero; and the objective also takes
+        # the masked tree an optimizer group sees as params (Sophia's obj_fn), whose actor
+        # leaves are MaskedNodes.
+        full = with_subtree(params, "critic", critic_params(p))
         _, value = forward(model, full, minibatch.transitions.obs, 1)
         loss = losses.value_loss(value, minibatch.targets)
         return loss, {"value_loss": loss}
 
-    critic, critic_state, metrics = sgd_update(
-        critic_params(params), critic_state, batch, key,
-        objective=objective, optimizer=optimizer, sizes=sizes,
-    )  # fmt: skip
-    metrics = {"value_loss": metrics["value_loss"]}
-    return with_subtree(params, "critic", critic), critic_state, metrics
+    params, opt_state, metrics = sgd_update(
+        params, opt_state, batch, key, objective=objective, optimizer=optimizer, sizes=sizes
+    )
+    return params, opt_state, {"value_loss": metrics["value_loss"]}
 
 
 def policy_kl(model: ActorCritic, params_old: Any, params_new: Any, obs: Any) -> jax.Array:

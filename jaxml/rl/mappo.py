@@ -72,9 +72,7 @@ from jumanji.types import TimeStep
 from jaxml.envs.wrappers import AsMultiAgent
 from jaxml.models.agent_actor_critic import (
     AgentActorCritic,
-    factorised_entropy,
-    factorised_log_prob,
-    factorised_sample,
+    factorised_policy,
     initial_carry,
     make_agent_actor_critic,
     mask_logits,
@@ -248,8 +246,9 @@ class Policy(NamedTuple):
 def act(params: Any, obs: Any, key: jax.Array, carry: Any = None, *, policy: Policy):
     """The rollout policy: ``(action, log_prob [B, A], value [B, A](, carry))`` for ``obs [B]``."""
     new_carry, logits, value = policy.apply(params, obs, carry, 1)
-    actions = factorised_sample(key, logits)
-    log_prob = factorised_log_prob(logits, actions, 2)
+    pi = factorised_policy(logits, 2)  # [B, A]
+    actions = pi.sample(seed=key)
+    log_prob = pi.log_prob(actions)
     out = (policy.env_action(actions), log_prob, value)
     return out if carry is None else (*out, new_carry)
 
@@ -361,8 +360,9 @@ def ppo_terms(
     """PPO's loss over every (sample, agent) pair of a minibatch with ``[*b, A]`` leaves."""
     t = batch.transitions
     ndim = t.log_prob.ndim  # Batch axes plus the agent axis.
-    log_prob = factorised_log_prob(logits, policy.heads(t.action), ndim)
-    entropy = factorised_entropy(logits, ndim)
+    pi = factorised_policy(logits, ndim)
+    log_prob = pi.log_prob(policy.heads(t.action))
+    entropy = pi.entropy()
     advantages = batch.advantages
     if config.normalize_advantages:
         advantages = normalize(advantages)

@@ -21,7 +21,9 @@ objective J (optax minimises, so ``−∇L = ĝ_J`` is the policy gradient) and 
 With ``kl_radius = δ`` the step is rescaled to ``α · sqrt(2δ / ∇Lᵀ F̂⁻¹ ∇L) · F̂⁻¹ ∇L`` (the
 quadratic KL under F̂ is ``α² δ``; use ``actor_learning_rate = 1``). The paper leaves the sample,
 the step size rule and the critic's optimiser open (notes in shared/papers/rank1_npg.md); the
-critic here takes ``update_epochs`` x ``num_minibatches`` Adam steps on the value loss::
+critic here takes ``update_epochs`` x ``num_minibatches`` Adam steps on the value loss. Both are
+groups of one ``optax.partition`` (``on_policy.separate_optimizer``), each stepped alone
+(``_separate.separate_part``)::
 
     train = npg.make_train(npg.default_config(), envs.make("gymnax/CartPole-v1"))
     out = jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 4))
@@ -41,6 +43,7 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.optim import rank1_natural_gradient
 from jaxml.rl import losses, on_policy
+from jaxml.rl._separate import separate_part
 from jaxml.rl.on_policy import (
     ActorCriticOptState,
     Batch,
@@ -114,7 +117,6 @@ def make_actor_optimizer(
 
 
 def policy_loss(
-    actor: Any,
     params: Any,
     flat: Batch,
     advantages: jax.Array,
@@ -122,20 +124,19 @@ def policy_loss(
     model: ActorCritic,
     ent_coef: float,
 ) -> tuple[jax.Array, Metrics]:
-    """``L = −mean(log π(a|s) · Â) − ent_coef · mean entropy`` (``−J``) of the actor ``actor``."""
+    """``L = −mean(log π(a|s) · Â) − ent_coef · mean entropy`` (``−J``); its gradient in the
+    critic's parameters is zero."""
     t = flat.transitions
-    policy, _ = on_policy.forward(model, on_policy.with_subtree(params, "actor", actor), t.obs, 1)
+    policy, _ = on_policy.forward(model, params, t.obs, 1)
     pg_loss = -jnp.mean(policy.log_prob(t.action) * jax.lax.stop_gradient(advantages))
     entropy = jnp.mean(policy.entropy())
     return pg_loss - ent_coef * entropy, {"policy_loss": pg_loss, "entropy": entropy}
 
 
-def log_prob_fn(actor: Any, params: Any, obs: Any, action: jax.Array, *, model: ActorCritic):
-    """``log π(a|s)`` of one unbatched pair under the actor ``actor``."""
+def log_prob_fn(params: Any, obs: Any, action: jax.Array, *, model: ActorCritic):
+    """``log π(a|s)`` of one unbatched pair."""
     batched = jax.tree.map(lambda x: x[None], (obs, action))
-    policy, _ = on_policy.forward(
-        model, on_policy.with_subtree(params, "actor", actor), batched[0], 1
-    )
+    policy, _ = on_policy.forward(model, params, batched[0], 1)
     return policy.log_prob(batched[1])[0]
 
 
@@ -143,54 +144,49 @@ def fisher_vector(
     params: Any, flat: Batch, key: jax.Array, *, model: ActorCritic, kind: str
 ) -> tuple[Any, jax.Array]:
     """``(v, index)``: the score of one uniformly drawn pair ``index`` (``"single_sample"``), or
-    the mean score over the batch (``"batch_mean_score"``, index −1)."""
+    the mean score over the batch (``"batch_mean_score"``, index −1). ``v`` is shaped like
+    ``params``, zero in the critic (``separate_optimizer`` masks it to the actor)."""
     t = flat.transitions
-    actor = on_policy.actor_params(params)
     score = jax.grad(functools.partial(log_prob_fn, model=model))
     if kind == "single_sample":
         n = flat.advantages.shape[0]
         index = jax.random.randint(key, (), 0, n)
         pick = lambda x: x[index]  # noqa: E731
-        return score(actor, params, jax.tree.map(pick, t.obs), pick(t.action)), index
+        return score(params, jax.tree.map(pick, t.obs), pick(t.action)), index
 
-    def mean_log_prob(actor):
-        policy, _ = on_policy.forward(
-            model, on_policy.with_subtree(params, "actor", actor), t.obs, 1
-        )
+    def mean_log_prob(params):
+        policy, _ = on_policy.forward(model, params, t.obs, 1)
         return jnp.mean(policy.log_prob(t.action))
 
-    return jax.grad(mean_log_prob)(actor), jnp.asarray(-1, jnp.int32)
+    return jax.grad(mean_log_prob)(params), jnp.asarray(-1, jnp.int32)
 
 
 def actor_step(
     params: Any,
-    actor_state: Any,
+    opt_state: ActorCriticOptState,
     flat: Batch,
     key: jax.Array,
     *,
     model: ActorCritic,
     optimizer: optax.GradientTransformationExtraArgs,
     config: ml_collections.ConfigDict,
-) -> tuple[Any, Any, Metrics]:
+) -> tuple[Any, ActorCriticOptState, Metrics]:
     """One rank-1 natural-gradient step of the actor on a flat batch ``[N]``.
 
-    Returns ``(actor, actor_state, metrics)``; ``metrics["fisher_index"]`` is the sampled pair.
+    ``optimizer`` is ``make_optimizers``' actor part (the critic stays where it is). Returns
+    ``(params, opt_state, metrics)``; ``metrics["fisher_index"]`` is the sampled pair.
     """
     advantages = flat.advantages
     if config.normalize_advantages:
         advantages = losses.normalize(advantages)
-    actor = on_policy.actor_params(params)
     loss_fn = functools.partial(
-        policy_loss, params=params, flat=flat, advantages=advantages, model=model,
-        ent_coef=config.ent_coef,
-    )  # fmt: skip
-    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(actor)
-    v, index = fisher_vector(params, flat, key, model=model, kind=config.fisher_vector)
-    updates, actor_state = optimizer.update(grads, actor_state, actor, fisher_vector=v)
-    new_actor = optax.apply_updates(actor, updates)
-    kl = on_policy.policy_kl(
-        model, params, on_policy.with_subtree(params, "actor", new_actor), flat.transitions.obs
+        policy_loss, flat=flat, advantages=advantages, model=model, ent_coef=config.ent_coef
     )
+    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    v, index = fisher_vector(params, flat, key, model=model, kind=config.fisher_vector)
+    updates, opt_state = optimizer.update(grads, opt_state, params, fisher_vector=v)
+    new_params = optax.apply_updates(params, updates)
+    kl = on_policy.policy_kl(model, params, new_params, flat.transitions.obs)
     metrics = {
         **metrics,
         "kl": kl,
@@ -198,7 +194,7 @@ def actor_step(
         "step_norm": optax.tree.norm(updates),
         "fisher_index": index.astype(jnp.float32),
     }
-    return new_actor, actor_state, metrics
+    return new_params, opt_state, metrics
 
 
 def update(
@@ -208,23 +204,39 @@ def update(
     key: jax.Array,
     *,
     model: ActorCritic,
-    actor_optimizer: optax.GradientTransformationExtraArgs,
-    critic_optimizer: optax.GradientTransformation,
+    actor_part: optax.GradientTransformationExtraArgs,
+    critic_part: optax.GradientTransformationExtraArgs,
     config: ml_collections.ConfigDict,
     sizes: Sizes,
 ) -> tuple[Any, ActorCriticOptState, Metrics]:
-    """One NPG-rank1 update (``on_policy.UpdateFn``): the actor step, then the Adam critic."""
+    """One NPG-rank1 update (``on_policy.UpdateFn``): the actor step, then the Adam critic.
+
+    ``actor_part`` and ``critic_part`` are ``make_optimizers``' groups, each stepping its own
+    inner state of ``opt_state``.
+    """
     key_actor, key_critic = jax.random.split(key)
-    actor, actor_state, metrics = actor_step(
-        params, opt_state.actor, on_policy.flat_batch(batch), key_actor,
-        model=model, optimizer=actor_optimizer, config=config,
+    params, opt_state, metrics = actor_step(
+        params, opt_state, on_policy.flat_batch(batch), key_actor,
+        model=model, optimizer=actor_part, config=config,
     )  # fmt: skip
-    params = on_policy.with_subtree(params, "actor", actor)
-    params, critic_state, critic_metrics = on_policy.critic_update(
-        params, opt_state.critic, batch, key_critic,
-        model=model, optimizer=critic_optimizer, sizes=sizes,
-    )  # fmt: skip
-    return params, ActorCriticOptState(actor_state, critic_state), {**metrics, **critic_metrics}
+    params, opt_state, critic_metrics = on_policy.critic_update(
+        params, opt_state, batch, key_critic, model=model, optimizer=critic_part, sizes=sizes
+    )
+    return params, opt_state, {**metrics, **critic_metrics}
+
+
+def make_optimizers(
+    config: ml_collections.ConfigDict, sizes: Sizes
+) -> tuple[optax.GradientTransformationExtraArgs, ...]:
+    """``(optimizer, actor_part, critic_part)``: ``on_policy.separate_optimizer`` of
+    ``make_actor_optimizer`` and ``on_policy.make_optimizer`` (whose ``init`` gives the state),
+    and its two groups, each stepped alone (``_separate.separate_part``)."""
+    actor, critic = make_actor_optimizer(config, sizes), on_policy.make_optimizer(config, sizes)
+    return (
+        on_policy.separate_optimizer(actor, critic),
+        separate_part(actor, critic, "actor"),
+        separate_part(actor, critic, "critic"),
+    )
 
 
 def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
@@ -235,11 +247,9 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
     """
     sizes = check_config(config)
     model = on_policy.make_model(config, env)
-    actor_optimizer = make_actor_optimizer(config, sizes)
-    critic_optimizer = on_policy.make_optimizer(config, sizes)
-    optimizer = on_policy.separate_optimizer(actor_optimizer.init, critic_optimizer)
+    optimizer, actor_part, critic_part = make_optimizers(config, sizes)
     update_fn = functools.partial(
-        update, model=model, actor_optimizer=actor_optimizer, critic_optimizer=critic_optimizer,
+        update, model=model, actor_part=actor_part, critic_part=critic_part,
         config=config, sizes=sizes,
     )  # fmt: skip
     return on_policy.build_trainer(
@@ -260,6 +270,7 @@ __all__ = [
     "default_config",
     "fisher_vector",
     "make_actor_optimizer",
+    "make_optimizers",
     "make_train",
     "make_trainer",
     "policy_loss",

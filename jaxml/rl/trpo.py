@@ -15,7 +15,10 @@ Each update, on the whole rollout of ``N = num_envs · num_steps`` samples:
    on ``L(θ_old)``, or no step at all.
 
 The critic is fitted separately with ``update_epochs`` x ``num_minibatches`` Adam steps on the
-value loss (``on_policy.critic_update``). The actor and the critic must not share a torso::
+value loss (``on_policy.critic_update``). The optimizer is ``optax.partition`` over the actor and
+the critic (``on_policy.separate_optimizer``): the critic's Adam and, for the actor, whose step is
+the line search above rather than a gradient transform, ``optax.set_to_zero()``. The actor and
+the critic must not share a torso::
 
     train = trpo.make_train(trpo.default_config(), envs.make("gymnax/CartPole-v1"))
     out = jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 4))
@@ -216,18 +219,31 @@ def update(
     key: jax.Array,
     *,
     model: ActorCritic,
-    critic_optimizer: optax.GradientTransformation,
+    optimizer: optax.GradientTransformation,
     config: ml_collections.ConfigDict,
     sizes: Sizes,
 ) -> tuple[Any, ActorCriticOptState, Metrics]:
-    """One TRPO update (``on_policy.UpdateFn``): the trust-region policy step, then the critic."""
+    """One TRPO update (``on_policy.UpdateFn``): the trust-region policy step, then the critic.
+
+    ``optimizer`` is ``make_optimizer``'s ``separate_optimizer``: its actor group is
+    ``optax.set_to_zero()``, so the critic's steps leave the line search's actor in place.
+    """
     actor, metrics = actor_step(params, on_policy.flat_batch(batch), model=model, config=config)
     params = on_policy.with_subtree(params, "actor", actor)
-    params, critic_state, critic_metrics = on_policy.critic_update(
-        params, opt_state.critic, batch, key,
-        model=model, optimizer=critic_optimizer, sizes=sizes,
-    )  # fmt: skip
-    return params, ActorCriticOptState(opt_state.actor, critic_state), {**metrics, **critic_metrics}
+    params, opt_state, critic_metrics = on_policy.critic_update(
+        params, opt_state, batch, key, model=model, optimizer=optimizer, sizes=sizes
+    )
+    return params, opt_state, {**metrics, **critic_metrics}
+
+
+def make_optimizer(
+    config: ml_collections.ConfigDict, sizes: Sizes
+) -> optax.GradientTransformationExtraArgs:
+    """``on_policy.separate_optimizer``: ``optax.set_to_zero()`` for the actor (its step is the
+    line search) and ``on_policy.make_optimizer`` for the critic."""
+    return on_policy.separate_optimizer(
+        optax.set_to_zero(), on_policy.make_optimizer(config, sizes)
+    )
 
 
 def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
@@ -238,10 +254,9 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
     """
     sizes = check_config(config)
     model = on_policy.make_model(config, env)
-    critic_optimizer = on_policy.make_optimizer(config, sizes)
-    optimizer = on_policy.separate_optimizer(lambda actor: (), critic_optimizer)
+    optimizer = make_optimizer(config, sizes)
     update_fn = functools.partial(
-        update, model=model, critic_optimizer=critic_optimizer, config=config, sizes=sizes
+        update, model=model, optimizer=optimizer, config=config, sizes=sizes
     )
     return on_policy.build_trainer(
         config, env, model=model, optimizer=optimizer, update_fn=update_fn, sizes=sizes
@@ -261,6 +276,7 @@ __all__ = [
     "check_config",
     "default_config",
     "fisher_vector_product",
+    "make_optimizer",
     "make_train",
     "make_trainer",
     "surrogate_loss",

@@ -13,11 +13,7 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import restart, termination, transition
 
-from jaxml.models.agent_actor_critic import (
-    factorised_entropy,
-    factorised_log_prob,
-    initial_carry,
-)
+from jaxml.models.agent_actor_critic import factorised_policy, initial_carry
 from jaxml.rl import mappo, on_policy
 from jaxml.rl._rollout import to_env_action
 
@@ -136,7 +132,7 @@ def test_masked_actions_are_never_sampled_and_have_zero_probability():
     chosen = np.take_along_axis(np.broadcast_to(mask, (50,) + mask.shape), actions[..., None], -1)
     assert chosen.all()
     assert set(np.unique(actions[..., 0])) <= {0, 1}
-    assert np.all(np.isfinite(np.asarray(factorised_entropy(logits, 2))))
+    assert np.all(np.isfinite(np.asarray(factorised_policy(logits, 2).entropy())))
 
 
 def test_agent_id_makes_shared_policies_differ():
@@ -242,7 +238,7 @@ def test_recurrent_rollout_resets_state_and_replay_gives_ratio_one():
     chex.assert_trees_all_equal(batch.initial_state, state.rollout.policy_state)
     unroll = jax.jit(functools.partial(mappo.unroll, trainer.model))
     logits, values, _ = unroll(state.params, t.obs, t.done, batch.initial_state)
-    log_prob = factorised_log_prob(logits, trainer.model.heads(t.action), 3)
+    log_prob = factorised_policy(logits, 3).log_prob(trainer.model.heads(t.action))
     np.testing.assert_allclose(log_prob, t.log_prob, atol=1e-6)
     np.testing.assert_allclose(values, t.value, atol=1e-6)
     # The update's first minibatch (a subset of environments, env-major) sees ratio 1.
@@ -324,7 +320,7 @@ def test_foraging_action_is_a_factorised_categorical():
     logits = (jax.random.normal(key, (7, 2, 5)), jax.random.normal(key, (7, 2, 1, 4)))
     move = jax.random.randint(key, (7, 2), 0, 5)
     message = jax.random.randint(jax.random.PRNGKey(1), (7, 2, 1), 0, 4)
-    lp = factorised_log_prob(logits, (move, message), 2)
+    lp = factorised_policy(logits, 2).log_prob((move, message))
     log_softmax = functools.partial(jax.nn.log_softmax, axis=-1)
     expected = jnp.take_along_axis(log_softmax(logits[0]), move[..., None], -1)[..., 0]
     expected = (

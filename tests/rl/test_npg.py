@@ -59,11 +59,15 @@ def dense_references(trainer, params, flat):
 def test_actor_step_is_the_dense_sherman_morrison_solve(kind):
     config = tiny_config(fisher_vector=kind, damping=0.05, actor_learning_rate=0.3)
     trainer, state, flat = rollout_batch(config)
-    sizes = on_policy.derive_sizes(config)
-    optimizer = npg.make_actor_optimizer(config, sizes)
-    actor, _, metrics = jax.jit(
-        functools.partial(npg.actor_step, model=trainer.model, optimizer=optimizer, config=config)
-    )(state.params, state.opt_state.actor, flat, jax.random.PRNGKey(7))
+    _, actor_part, _ = npg.make_optimizers(config, on_policy.derive_sizes(config))
+    params, opt_state, metrics = jax.jit(
+        functools.partial(npg.actor_step, model=trainer.model, optimizer=actor_part, config=config)
+    )(state.params, state.opt_state, flat, jax.random.PRNGKey(7))
+    # The critic and its Adam state stay where they were.
+    chex.assert_trees_all_equal(params["params"]["critic"], state.params["params"]["critic"])
+    chex.assert_trees_all_equal(
+        opt_state.inner_states["critic"], state.opt_state.inner_states["critic"]
+    )
     g, scores, theta, _ = dense_references(trainer, state.params, flat)
     if kind == "single_sample":
         index = int(metrics["fisher_index"])
@@ -75,7 +79,7 @@ def test_actor_step_is_the_dense_sherman_morrison_solve(kind):
     expected = np.asarray(theta, np.float64) - config.actor_learning_rate * np.linalg.solve(
         fisher, g
     )
-    got = np.asarray(ravel_pytree(actor)[0], np.float64)
+    got = np.asarray(ravel_pytree(on_policy.actor_params(params))[0], np.float64)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
     # The rank-1 term matters: plain gradient descent at lr α/λ is a different step.
     plain = np.asarray(theta) - config.actor_learning_rate / config.damping * g
@@ -95,14 +99,14 @@ def test_different_keys_sample_different_pairs():
 def test_kl_radius_sets_the_quadratic_kl():
     config = tiny_config(kl_radius=0.01, actor_learning_rate=1.0, damping=0.05)
     trainer, state, flat = rollout_batch(config)
-    sizes = on_policy.derive_sizes(config)
-    optimizer = npg.make_actor_optimizer(config, sizes)
-    actor, _, metrics = npg.actor_step(
-        state.params, state.opt_state.actor, flat, jax.random.PRNGKey(7),
-        model=trainer.model, optimizer=optimizer, config=config,
+    _, actor_part, _ = npg.make_optimizers(config, on_policy.derive_sizes(config))
+    params, _, metrics = npg.actor_step(
+        state.params, state.opt_state, flat, jax.random.PRNGKey(7),
+        model=trainer.model, optimizer=actor_part, config=config,
     )  # fmt: skip
     g, scores, theta, _ = dense_references(trainer, state.params, flat)
     v = scores[int(metrics["fisher_index"])]
+    actor = on_policy.actor_params(params)
     step = np.asarray(ravel_pytree(actor)[0], np.float64) - np.asarray(theta, np.float64)
     quad = 0.5 * step @ (config.damping * step + v * (v @ step))
     np.testing.assert_allclose(quad, 0.01, rtol=1e-3)
@@ -121,6 +125,17 @@ def test_train_jits_and_reports(single_run):
     for name, values in out.metrics.items():
         assert values.shape == (NUM_UPDATES,), name
         assert np.all(np.isfinite(values)), name
+
+
+def test_each_group_of_the_partition_steps_at_its_own_rate(single_run):
+    # One rank-1 step of the actor and epochs x minibatches Adam steps of the critic per update:
+    # neither group's state moves while the other one steps.
+    _, out = single_run
+    inner = out.state.opt_state.inner_states
+    assert int(inner["actor"].inner_state[0].count) == NUM_UPDATES
+    adam = inner["critic"].inner_state[-1][0]  # chain(clip, adam): adam's ScaleByAdamState.
+    assert int(adam.count) == NUM_UPDATES * TINY["update_epochs"] * TINY["num_minibatches"]
+    assert not jax.tree.leaves(adam.mu["params"]["actor"])  # MaskedNodes: no actor moments.
 
 
 def test_vmap_over_seeds_same_key_same_result(single_run):

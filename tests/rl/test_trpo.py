@@ -7,6 +7,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxml import envs
@@ -128,6 +129,40 @@ def test_train_jits_and_reports(single_run):
         assert values.shape == (NUM_UPDATES,), name
         assert np.all(np.isfinite(values)), name
     assert np.all(np.asarray(out.metrics["kl"]) <= 0.01 * (1 + 1e-4))
+
+
+def test_the_critic_steps_inside_the_partition_and_the_actor_group_is_zero(single_run):
+    _, out = single_run
+    inner = out.state.opt_state.inner_states
+    assert inner["actor"].inner_state == optax.EmptyState()  # set_to_zero: the line search steps.
+    adam = inner["critic"].inner_state[-1][0]  # chain(clip, adam): adam's ScaleByAdamState.
+    assert int(adam.count) == NUM_UPDATES * TINY["update_epochs"] * TINY["num_minibatches"]
+    assert not jax.tree.leaves(adam.mu["params"]["actor"])  # MaskedNodes: no actor moments.
+
+
+def test_critic_update_leaves_the_actor_alone():
+    config = tiny_config()
+    trainer, state, _ = rollout_batch(config)
+    collect = functools.partial(
+        on_policy.collect, env=trainer.env, model=trainer.model, num_steps=config.num_steps,
+        gamma=config.gamma, gae_lambda=config.gae_lambda, bootstrap_truncated=True,
+    )  # fmt: skip
+    _, batch = jax.jit(collect)(state.params, state.rollout, jax.random.PRNGKey(1))
+    update = functools.partial(
+        on_policy.critic_update, model=trainer.model, optimizer=trainer.optimizer,
+        sizes=trainer.sizes,
+    )  # fmt: skip
+    params, _, metrics = jax.jit(update)(
+        state.params, state.opt_state, batch, jax.random.PRNGKey(2)
+    )
+    chex.assert_trees_all_equal(params["params"]["actor"], state.params["params"]["actor"])
+    moved = jax.tree.map(
+        lambda a, b: bool(jnp.any(a != b)),
+        params["params"]["critic"],
+        state.params["params"]["critic"],
+    )
+    assert all(jax.tree.leaves(moved))
+    assert np.isfinite(float(metrics["value_loss"]))
 
 
 def test_vmap_over_seeds_same_key_same_result(single_run):
