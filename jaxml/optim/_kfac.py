@@ -5,11 +5,10 @@ from __future__ import annotations
 import optax
 
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
-from jaxml.optim._rank1 import ScalarOrSchedule
 
 
 def scale_by_kfac(
-    damping: ScalarOrSchedule = 1e-3,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
@@ -32,8 +31,8 @@ def scale_by_kfac(
 
 
 def kfac(
-    learning_rate: ScalarOrSchedule,
-    damping: ScalarOrSchedule = 1e-3,
+    learning_rate: optax.ScalarOrSchedule,
+    damping: optax.ScalarOrSchedule = 1e-3,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,

@@ -27,10 +27,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import traverse_util
-from optax._src import numerics
 
 from jaxml.optim._newton_schulz import newton_schulz_inverse
-from jaxml.optim._rank1 import ScalarOrSchedule, _value
+from jaxml.optim._rank1 import _value
 
 
 class LayerStats(NamedTuple):
@@ -165,7 +164,9 @@ def gradient_regularization_term(loss_fn, params, grads) -> Any:
     return jax.jvp(jax.grad(loss_fn), (params,), (grads,))[1]
 
 
-def regularized_gradient(grads, params, loss_fn, rho: ScalarOrSchedule, count, who: str) -> Any:
+def regularized_gradient(
+    grads, params, loss_fn, rho: optax.ScalarOrSchedule, count, who: str
+) -> Any:
     """``g + ρ·H g``, the gradient of ``ℓ + (ρ/2)‖∇ℓ‖²`` (GRNG's explicit regularization).
 
     ``who`` names the optimizer in the error raised when the extra arg ``loss_fn`` is missing.
@@ -178,9 +179,9 @@ def regularized_gradient(grads, params, loss_fn, rho: ScalarOrSchedule, count, w
 
 
 def scale_by_kronecker_natural_gradient(
-    damping: ScalarOrSchedule = 1e-3,
-    implicit_rho: ScalarOrSchedule = 0.0,
-    explicit_rho: ScalarOrSchedule | None = None,
+    damping: optax.ScalarOrSchedule = 1e-3,
+    implicit_rho: optax.ScalarOrSchedule = 0.0,
+    explicit_rho: optax.ScalarOrSchedule | None = None,
     factor_decay: float = 0.95,
     inverse_update_every: int = 1,
     newton_schulz_iters: int = 30,
@@ -289,6 +290,6 @@ def scale_by_kronecker_natural_gradient(
             scale = jnp.minimum(1.0, jnp.sqrt(kl_clip / jnp.maximum(quadratic, 1e-20)))
             out = jax.tree.map(lambda d: (scale * d).astype(d.dtype), out)
         damping_now = jnp.where(refresh, step_damping, state.damping)
-        return out, ScaleByKroneckerState(numerics.safe_increment(count), damping_now, new_factors)
+        return out, ScaleByKroneckerState(optax.safe_increment(count), damping_now, new_factors)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

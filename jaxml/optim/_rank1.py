@@ -20,9 +20,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-# optax's own; the name stays importable here for the optimizers that still import it from here.
-ScalarOrSchedule = optax.ScalarOrSchedule
-
 
 class ScaleByRank1NaturalGradientState(NamedTuple):
     count: chex.Array  # [] int32: updates so far, the argument of the damping schedule.

@@ -29,7 +29,6 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import traverse_util
-from optax._src import numerics
 
 from jaxml.optim._kronecker import (
     flat_layer_stats,
@@ -37,7 +36,7 @@ from jaxml.optim._kronecker import (
     regularized_gradient,
     unflatten_like,
 )
-from jaxml.optim._rank1 import ScalarOrSchedule, _value
+from jaxml.optim._rank1 import _value
 
 
 class ScaleByRKalmanState(NamedTuple):
@@ -70,9 +69,9 @@ def diagonal_fisher(params: Any, stats_by_path: dict) -> tuple[Any, jax.Array]:
 
 def scale_by_rkalman(
     prior_precision: float = 1.0,
-    fading: ScalarOrSchedule = 0.01,
-    rho: ScalarOrSchedule = 0.05,
-    explicit_rho: ScalarOrSchedule | None = None,
+    fading: optax.ScalarOrSchedule = 0.01,
+    rho: optax.ScalarOrSchedule = 0.05,
+    explicit_rho: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """The R-Kalman filter step ``Δ`` (see the module docstring; arXiv 2601.18420).
 
@@ -115,17 +114,17 @@ def scale_by_rkalman(
         step = jax.tree.map(
             lambda g, j: (n * g.astype(jnp.float32) / j).astype(g.dtype), innovation, information
         )
-        return step, ScaleByRKalmanState(numerics.safe_increment(state.count), information)
+        return step, ScaleByRKalmanState(optax.safe_increment(state.count), information)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def rkalman(
-    learning_rate: ScalarOrSchedule = 1.0,
+    learning_rate: optax.ScalarOrSchedule = 1.0,
     prior_precision: float = 1.0,
-    fading: ScalarOrSchedule = 0.01,
-    rho: ScalarOrSchedule = 0.05,
-    explicit_rho: ScalarOrSchedule | None = None,
+    fading: optax.ScalarOrSchedule = 0.01,
+    rho: optax.ScalarOrSchedule = 0.05,
+    explicit_rho: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """R-Kalman (arXiv 2601.18420); ``learning_rate`` 1 is the filter itself."""
     return optax.chain(

@@ -22,9 +22,9 @@ from jaxml.rl._on_policy_config import Metrics, Sizes
 from jaxml.rl._sgd import sgd_update
 from jaxml.utils.partition import partition_labels, partition_part, under
 
-# separate_optimizer's state: inner_states["actor"], inner_states["critic"], each an
-# optax.MaskedState over the whole parameter tree (the other group's leaves are MaskedNodes).
-ActorCriticOptState = optax.PartitionState
+# separate_optimizer's state is an optax.PartitionState: inner_states["actor"] and
+# inner_states["critic"], each an optax.MaskedState over the whole parameter tree (the other
+# group's leaves are MaskedNodes).
 ACTOR_CRITIC_RULES = {"actor": under("params", "actor"), "critic": under("params", "critic")}
 
 

@@ -43,9 +43,7 @@ from jumanji.env import Environment
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.optim import rank1_natural_gradient
 from jaxml.rl import losses, on_policy
-from jaxml.rl._separate import separate_part
 from jaxml.rl.on_policy import (
-    ActorCriticOptState,
     Batch,
     Metrics,
     OnPolicyTrainer,
@@ -163,14 +161,14 @@ def fisher_vector(
 
 def actor_step(
     params: Any,
-    opt_state: ActorCriticOptState,
+    opt_state: optax.PartitionState,
     flat: Batch,
     key: jax.Array,
     *,
     model: ActorCritic,
     optimizer: optax.GradientTransformationExtraArgs,
     config: ml_collections.ConfigDict,
-) -> tuple[Any, ActorCriticOptState, Metrics]:
+) -> tuple[Any, optax.PartitionState, Metrics]:
     """One rank-1 natural-gradient step of the actor on a flat batch ``[N]``.
 
     ``optimizer`` is ``make_optimizers``' actor part (the critic stays where it is). Returns
@@ -199,7 +197,7 @@ def actor_step(
 
 def update(
     params: Any,
-    opt_state: ActorCriticOptState,
+    opt_state: optax.PartitionState,
     batch: Batch,
     key: jax.Array,
     *,
@@ -208,7 +206,7 @@ def update(
     critic_part: optax.GradientTransformationExtraArgs,
     config: ml_collections.ConfigDict,
     sizes: Sizes,
-) -> tuple[Any, ActorCriticOptState, Metrics]:
+) -> tuple[Any, optax.PartitionState, Metrics]:
     """One NPG-rank1 update (``on_policy.UpdateFn``): the actor step, then the Adam critic.
 
     ``actor_part`` and ``critic_part`` are ``make_optimizers``' groups, each stepping its own
@@ -234,8 +232,8 @@ def make_optimizers(
     actor, critic = make_actor_optimizer(config, sizes), on_policy.make_optimizer(config, sizes)
     return (
         on_policy.separate_optimizer(actor, critic),
-        separate_part(actor, critic, "actor"),
-        separate_part(actor, critic, "critic"),
+        on_policy.separate_part(actor, critic, "actor"),
+        on_policy.separate_part(actor, critic, "critic"),
     )
 
 

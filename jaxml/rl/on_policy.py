@@ -74,13 +74,14 @@ from jaxml.rl._on_policy_config import (
 )
 from jaxml.rl._rollout import RolloutState, auto_reset
 from jaxml.rl._separate import (
-    ActorCriticOptState,
+    actor_critic_labels,
     actor_params,
     check_separate_networks,
     critic_params,
     critic_update,
     policy_kl,
     separate_optimizer,
+    separate_part,
     with_subtree,
 )
 from jaxml.rl._sgd import (
@@ -98,7 +99,6 @@ from jaxml.utils.trainer import Trainer, TrainOutput
 __all__ = [
     "LAYERWISE_FREE",
     "OPTIMIZERS",
-    "ActorCriticOptState",
     "Batch",
     "Metrics",
     "Objective",
@@ -109,6 +109,7 @@ __all__ = [
     "UpdateFn",
     "act",
     "actor_critic_curvature",
+    "actor_critic_labels",
     "actor_params",
     "base_config",
     "build_trainer",
@@ -138,6 +139,7 @@ __all__ = [
     "rollout_and_gae",
     "run_epochs",
     "separate_optimizer",
+    "separate_part",
     "sgd_update",
     "train_step",
     "with_subtree",

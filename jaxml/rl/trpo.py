@@ -40,7 +40,6 @@ from jaxml.models.actor_critic import ActorCritic
 from jaxml.rl import losses, on_policy
 from jaxml.rl._cg import conjugate_gradient
 from jaxml.rl.on_policy import (
-    ActorCriticOptState,
     Batch,
     Metrics,
     OnPolicyTrainer,
@@ -214,7 +213,7 @@ def actor_step(
 
 def update(
     params: Any,
-    opt_state: ActorCriticOptState,
+    opt_state: optax.PartitionState,
     batch: Batch,
     key: jax.Array,
     *,
@@ -222,7 +221,7 @@ def update(
     optimizer: optax.GradientTransformation,
     config: ml_collections.ConfigDict,
     sizes: Sizes,
-) -> tuple[Any, ActorCriticOptState, Metrics]:
+) -> tuple[Any, optax.PartitionState, Metrics]:
     """One TRPO update (``on_policy.UpdateFn``): the trust-region policy step, then the critic.
 
     ``optimizer`` is ``make_optimizer``'s ``separate_optimizer``: its actor group is
