@@ -22,7 +22,7 @@ from jaxml.data.digits import NUM_CLASSES, Digits, load_digits_split
 from jaxml.models import ResidualMLP
 from jaxml.utils import is_primary, sharding
 from jaxml.utils.claims import Claim, write_claims
-from jaxml.utils.config import ConfigError, check_base, check_positive
+from jaxml.utils.config import check_base, check_in_range, check_positive
 from jaxml.utils.plotting import plot_curves
 from jaxml.utils.supervised import supervised_trainer
 from jaxml.utils.trainer import Trainer, run_options, run_trainer
@@ -78,13 +78,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_positive(config, ("batch_size", "num_steps", "learning_rate", "eval_every_chunks"))
     check_positive(config, ("model.width", "model.num_blocks"))
-    if not 0 <= config.warmup_steps < config.num_steps:
-        raise ConfigError(
-            f"--config.warmup_steps={config.warmup_steps}: must be in [0, --config.num_steps="
-            f"{config.num_steps})"
-        )
-    if not 0.0 < config.test_fraction < 1.0:
-        raise ConfigError(f"--config.test_fraction={config.test_fraction}: must be in (0, 1)")
+    check_in_range(config, "warmup_steps", 0, config.num_steps, closed=(True, False))
+    check_in_range(config, "test_fraction", 0.0, 1.0, closed=(False, False))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:

@@ -171,7 +171,7 @@ def test_tanh_squash_on_an_unbounded_spec_names_the_field():
         ("gae_lambda", -0.1),
         ("learning_rate", 0.0),
         ("max_grad_norm", 0.0),
-        ("optimizer", "sgd"),
+        ("optimizer", "lbfgs"),
         ("activation", "softsign"),
         ("hidden", ()),
         ("clip_eps", 0.0),

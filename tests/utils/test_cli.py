@@ -19,10 +19,13 @@ DIGITS = ["-m", "experiments.digits.main"]
         (["--num_seeds=two"], "--num_seeds=two"),
         (["--config.not_a_field=1"], "--config.not_a_field"),
         (["--config.batch_size=abc"], "--config.batch_size=abc"),
-        (["--config.batch_size=0"], "--config.batch_size=0"),
-        (["--config.test_fraction=1.5"], "--config.test_fraction=1.5"),
-        (["--num_seeds=0"], "--config.num_seeds=0"),
-        (["--config.warmup_steps=5000"], "--config.warmup_steps=5000"),
+        (["--config.batch_size=0"], "--config.batch_size: expected a number > 0, got 0"),
+        (
+            ["--config.test_fraction=1.5"],
+            "--config.test_fraction: expected a value in (0.0, 1.0), got 1.5",
+        ),
+        (["--num_seeds=0"], "--config.num_seeds: expected a number > 0, got 0"),
+        (["--config.warmup_steps=5000"], "--config.warmup_steps: expected a value in [0, 1500)"),
     ],
 )
 def test_bad_flag_exits_2_with_one_line_naming_it(args, named, tmp_path):
