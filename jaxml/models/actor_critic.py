@@ -38,9 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from jumanji import specs
 
-ACTIVATIONS = {
-    "tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu, "swish": nn.swish,
-}  # fmt: skip
+# "silu" is brax's swish (x·sigmoid(x)).
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 # Kernel initialisations: "orthogonal" (PureJaxRL's gains: √2 hidden, 0.01 policy head, 1 value
 # head) or "lecun_uniform" (brax's PPO networks: every layer, heads included, no gain).
 KERNEL_INITS = ("orthogonal", "lecun_uniform")

@@ -45,7 +45,7 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
 
     ``"continuous"``: the same fields at brax's PPO trainer's (``brax.training.agents.ppo``,
     brax 0.14) choices for continuous control, which the issue-15 ablations on brax
-    ``inverted_pendulum`` found to matter: a swish policy MLP of 4 x 32 and a value MLP of
+    ``inverted_pendulum`` found to matter: a silu (swish) policy MLP of 4 x 32 and a value MLP of
     5 x 256, LeCun-uniform kernels everywhere (no small policy-head gain), a tanh-squashed
     Gaussian whose std is ``softplus(raw) + 1e-3`` from the policy head (state-dependent), an
     unclipped value loss (PureJaxRL's clip with ε = 0.2 on unnormalised returns stalls the
@@ -64,7 +64,7 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     config.normalize_advantages = True
     if preset == "continuous":
         config.update(
-            activation="swish",
+            activation="silu",
             actor_hidden=(32, 32, 32, 32),
             critic_hidden=(256, 256, 256, 256, 256),
             kernel_init="lecun_uniform",

@@ -147,7 +147,7 @@ def test_tanh_head_refuses_unbounded_specs_and_unknown_squashes():
 def test_brax_style_options_separate_widths_softplus_std_and_lecun_init():
     spec = specs.BoundedArray((2,), jnp.float32, -1.0, 1.0)
     model = make_actor_critic(
-        spec, activation="swish", squash="tanh", actor_hidden=(32,) * 4,
+        spec, activation="silu", squash="tanh", actor_hidden=(32,) * 4,
         critic_hidden=(256,) * 5, kernel_init="lecun_uniform", std="softplus", min_std=1e-3,
     )  # fmt: skip
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
