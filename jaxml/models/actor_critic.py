@@ -38,7 +38,15 @@ import jax.numpy as jnp
 import numpy as np
 from jumanji import specs
 
+# "silu" is brax's swish (x·sigmoid(x)).
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+# Kernel initialisations: "orthogonal" (PureJaxRL's gains: √2 hidden, 0.01 policy head, 1 value
+# head) or "lecun_uniform" (brax's PPO networks: every layer, heads included, no gain).
+KERNEL_INITS = ("orthogonal", "lecun_uniform")
+# Gaussian heads' standard deviation: "log_param" (a learned state-independent log-std, PureJaxRL)
+# or "softplus" (the policy head outputs 2·d numbers, loc and a state-dependent raw scale,
+# std = softplus(raw) + min_std: brax's NormalTanhDistribution).
+STD_PARAMETRISATIONS = ("log_param", "softplus")
 ACTION_KINDS = ("discrete", "continuous", "tanh_gaussian")
 SQUASHES = ("clip", "tanh")
 # Squashed actions are kept this far inside (−1, 1) before atanh: tanh(u) rounds to ±1 in
@@ -91,11 +99,19 @@ class TanhGaussian(distrax.Transformed):
         return self.distribution.kl_divergence(other_dist.distribution, **kwargs)
 
 
-def orthogonal_dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
-    """``nn.Dense`` with orthogonal kernel init of ``gain`` and zero bias (PureJaxRL's init)."""
+def orthogonal_dense(
+    features: int, gain: float, name: str | None = None, kernel_init: str = "orthogonal"
+) -> nn.Dense:
+    """``nn.Dense`` with orthogonal kernel init of ``gain`` and zero bias (PureJaxRL's init);
+    ``kernel_init="lecun_uniform"`` ignores ``gain`` (brax's init)."""
+    init = (
+        nn.initializers.lecun_uniform()
+        if kernel_init == "lecun_uniform"
+        else nn.initializers.orthogonal(gain)
+    )
     return nn.Dense(
         features,
-        kernel_init=nn.initializers.orthogonal(gain),
+        kernel_init=init,
         bias_init=nn.initializers.zeros,
         name=name,
     )
@@ -106,12 +122,13 @@ class Torso(nn.Module):
 
     hidden: Sequence[int]
     activation: str = "tanh"
+    kernel_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = act(orthogonal_dense(width, math.sqrt(2.0))(x))
+            x = act(orthogonal_dense(width, math.sqrt(2.0), kernel_init=self.kernel_init)(x))
         return x
 
 
@@ -126,17 +143,27 @@ class Actor(nn.Module):
     # tanh_gaussian only: the flat action bounds, [d] each.
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
+    kernel_init: str = "orthogonal"
+    std: str = "log_param"  # Gaussian heads: one of STD_PARAMETRISATIONS.
+    min_std: float = 1e-3  # std="softplus" only.
 
     @nn.compact
     def __call__(self, x: jax.Array) -> distrax.Distribution:
-        x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
-        out = orthogonal_dense(self.action_dim, 0.01, name="policy_head")(x)
+        if self.hidden:
+            x = Torso(self.hidden, self.activation, self.kernel_init, name="torso")(x)
+        softplus = self.action_kind != "discrete" and self.std == "softplus"
+        width = 2 * self.action_dim if softplus else self.action_dim
+        out = orthogonal_dense(width, 0.01, name="policy_head", kernel_init=self.kernel_init)(x)
         if self.action_kind == "discrete":
             return distrax.Categorical(logits=out)
-        log_std = self.param(
-            "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
-        )
-        scale = jnp.broadcast_to(jnp.exp(log_std), out.shape)
+        if softplus:
+            out, raw_scale = jnp.split(out, 2, axis=-1)
+            scale = jax.nn.softplus(raw_scale) + self.min_std
+        else:
+            log_std = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
+            scale = jnp.broadcast_to(jnp.exp(log_std), out.shape)
         if self.action_kind == "tanh_gaussian":
             low = jnp.broadcast_to(jnp.asarray(self.action_low, out.dtype), out.shape)
             high = jnp.broadcast_to(jnp.asarray(self.action_high, out.dtype), out.shape)
@@ -149,11 +176,13 @@ class Critic(nn.Module):
 
     hidden: Sequence[int] = ()
     activation: str = "tanh"
+    kernel_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = Torso(self.hidden, self.activation, name="torso")(x) if self.hidden else x
-        return orthogonal_dense(1, 1.0, name="value_head")(x)[..., 0]
+        if self.hidden:
+            x = Torso(self.hidden, self.activation, self.kernel_init, name="torso")(x)
+        return orthogonal_dense(1, 1.0, name="value_head", kernel_init=self.kernel_init)(x)[..., 0]
 
 
 class ActorCritic(nn.Module):
@@ -182,17 +211,27 @@ class ActorCritic(nn.Module):
     log_std_init: float = 0.0
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
+    # Separate networks only: the actor's and the critic's own widths (None: ``hidden``).
+    actor_hidden: Sequence[int] | None = None
+    critic_hidden: Sequence[int] | None = None
+    kernel_init: str = "orthogonal"
+    std: str = "log_param"
+    min_std: float = 1e-3
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[distrax.Distribution, jax.Array]:
-        own = () if self.shared_torso else tuple(self.hidden)
         if self.shared_torso:
-            obs = Torso(self.hidden, self.activation, name="torso")(obs)
+            obs = Torso(self.hidden, self.activation, self.kernel_init, name="torso")(obs)
+            actor_own, critic_own = (), ()
+        else:
+            actor_own = tuple(self.hidden if self.actor_hidden is None else self.actor_hidden)
+            critic_own = tuple(self.hidden if self.critic_hidden is None else self.critic_hidden)
         actor = Actor(
-            self.action_kind, self.action_dim, own, self.activation, self.log_std_init,
-            self.action_low, self.action_high, name="actor",
+            self.action_kind, self.action_dim, actor_own, self.activation, self.log_std_init,
+            self.action_low, self.action_high, self.kernel_init, self.std, self.min_std,
+            name="actor",
         )  # fmt: skip
-        critic = Critic(own, self.activation, name="critic")
+        critic = Critic(critic_own, self.activation, self.kernel_init, name="critic")
         return actor(obs), critic(obs)
 
 
@@ -250,6 +289,12 @@ def make_actor_critic(
     shared_torso: bool = False,
     log_std_init: float = 0.0,
     squash: str = "clip",
+    *,
+    actor_hidden: Sequence[int] | None = None,
+    critic_hidden: Sequence[int] | None = None,
+    kernel_init: str = "orthogonal",
+    std: str = "log_param",
+    min_std: float = 1e-3,
 ) -> ActorCritic:
     """An ``ActorCritic`` whose head fits ``action_spec`` (see ``action_head``).
 
@@ -257,6 +302,14 @@ def make_actor_critic(
     on the way to the environment; ``"tanh"`` uses a ``TanhGaussian`` inside the bounds.
     """
     hidden = check_torso(hidden, activation)
+    actor_hidden = None if actor_hidden is None else check_torso(actor_hidden, activation)
+    critic_hidden = None if critic_hidden is None else check_torso(critic_hidden, activation)
+    if kernel_init not in KERNEL_INITS:
+        raise ValueError(f"kernel_init: got {kernel_init!r}; accepted: {', '.join(KERNEL_INITS)}")
+    if std not in STD_PARAMETRISATIONS:
+        raise ValueError(f"std: got {std!r}; accepted: {', '.join(STD_PARAMETRISATIONS)}")
+    if not min_std >= 0:
+        raise ValueError(f"min_std: expected >= 0, got {min_std!r}")
     if squash not in SQUASHES:
         raise ValueError(f"squash: got {squash!r}; accepted: {', '.join(SQUASHES)}")
     kind, dim = action_head(action_spec)
@@ -265,8 +318,9 @@ def make_actor_critic(
         kind = "tanh_gaussian"
         low, high = _flat_bounds(action_spec)
     return ActorCritic(
-        kind, dim, hidden, activation, bool(shared_torso), float(log_std_init), low, high
-    )
+        kind, dim, hidden, activation, bool(shared_torso), float(log_std_init), low, high,
+        actor_hidden, critic_hidden, kernel_init, std, float(min_std),
+    )  # fmt: skip
 
 
 def flatten_observation(obs: Any, batch_ndim: int) -> jax.Array:

@@ -58,6 +58,14 @@ def base_config() -> ml_collections.ConfigDict:
             # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
             "normalize_observations": False,
             "normalize_rewards": False,
+            # Separate networks' own widths (None: ``hidden``); brax's PPO: 4 x 32 and 5 x 256.
+            "actor_hidden": None,
+            "critic_hidden": None,
+            "kernel_init": "orthogonal",  # Or "lecun_uniform" (brax's).
+            # Gaussian std: "log_param" (learned, state-independent) or "softplus" (brax's
+            # state-dependent softplus(raw) + min_std from the policy head).
+            "policy_std": "log_param",
+            "min_std": 1e-3,
         }
     )
 
@@ -143,11 +151,19 @@ def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCrit
             shared_torso=config.shared_torso,
             log_std_init=config.log_std_init,
             squash=config.action_squash,
+            actor_hidden=config.get("actor_hidden"),
+            critic_hidden=config.get("critic_hidden"),
+            kernel_init=config.get("kernel_init", "orthogonal"),
+            std=config.get("policy_std", "log_param"),
+            min_std=config.get("min_std", 1e-3),
         )
     except ValueError as error:
         if str(error).startswith("squash"):
             raise ValueError(f"config.action_{error}") from error
-        if str(error).startswith(("activation", "hidden")):  # Config fields: say so.
+        if str(error).startswith("std"):
+            raise ValueError(f"config.policy_{error}") from error
+        # Config fields: say so.
+        if str(error).startswith(("activation", "hidden", "kernel_init", "min_std")):
             raise ValueError(f"config.{error}") from error
         raise
 

@@ -32,20 +32,52 @@ from jaxml.rl import on_policy
 from jaxml.rl.losses import ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput
 
+PRESETS = ("purejaxrl", "continuous")
 
-def default_config() -> ml_collections.ConfigDict:
-    """PureJaxRL's PPO config for CartPole-v1 (4 envs x 128 steps, 5e5 steps, 4 x 4 minibatches).
 
-    The fields of ``on_policy.base_config`` plus the loss's ``clip_eps`` (ratio clip),
-    ``clip_value`` (clip the value loss with the same ε), ``ent_coef``, ``vf_coef`` and
-    ``normalize_advantages`` (per minibatch).
+def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
+    """PPO's config: ``"purejaxrl"`` (the default) or ``"continuous"``.
+
+    ``"purejaxrl"``: PureJaxRL's PPO config for CartPole-v1 (4 envs x 128 steps, 5e5 steps,
+    4 x 4 minibatches). The fields of ``on_policy.base_config`` plus the loss's ``clip_eps``
+    (ratio clip), ``clip_value`` (clip the value loss with the same ε), ``ent_coef``,
+    ``vf_coef`` and ``normalize_advantages`` (per minibatch).
+
+    ``"continuous"``: the same fields at brax's PPO trainer's (``brax.training.agents.ppo``,
+    brax 0.14) choices for continuous control, which the issue-15 ablations on brax
+    ``inverted_pendulum`` found to matter: a silu (swish) policy MLP of 4 x 32 and a value MLP of
+    5 x 256, LeCun-uniform kernels everywhere (no small policy-head gain), a tanh-squashed
+    Gaussian whose std is ``softplus(raw) + 1e-3`` from the policy head (state-dependent), an
+    unclipped value loss (PureJaxRL's clip with ε = 0.2 on unnormalised returns stalls the
+    critic), a constant learning rate, no gradient clipping, ratio clip 0.3, truncations not
+    bootstrapped (brax's ``bootstrap_on_timeout=False``), observation normalisation on.
+    Sizes and lr/γ/λ/entropy stay PureJaxRL's; set them per task (brax's inverted_pendulum
+    run: 256 envs x 128 steps, 8 minibatches, lr 3e-4, γ 0.97, entropy 1e-2).
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset: got {preset!r}; accepted: {', '.join(PRESETS)}")
     config = on_policy.base_config()
     config.clip_eps = 0.2
     config.clip_value = True
     config.ent_coef = 0.01
     config.vf_coef = 0.5
     config.normalize_advantages = True
+    if preset == "continuous":
+        config.update(
+            activation="silu",
+            actor_hidden=(32, 32, 32, 32),
+            critic_hidden=(256, 256, 256, 256, 256),
+            kernel_init="lecun_uniform",
+            action_squash="tanh",
+            policy_std="softplus",
+            min_std=1e-3,
+            clip_value=False,
+            anneal_lr=False,
+            max_grad_norm=None,
+            clip_eps=0.3,
+            bootstrap_truncated=False,
+            normalize_observations=True,
+        )
     return config
 
 
@@ -104,4 +136,4 @@ def make_train(config: ml_collections.ConfigDict, env: Environment):
     return on_policy.make_train(make_trainer(config, env))
 
 
-__all__ = ["TrainOutput", "default_config", "make_train", "make_trainer", "objective"]
+__all__ = ["PRESETS", "TrainOutput", "default_config", "make_train", "make_trainer", "objective"]

@@ -142,3 +142,44 @@ def test_tanh_head_refuses_unbounded_specs_and_unknown_squashes():
         make_actor_critic(unbounded, squash="tanh")
     with pytest.raises(ValueError, match="squash: got 'sigmoid'; accepted: clip, tanh"):
         make_actor_critic(BOX, squash="sigmoid")
+
+
+def test_brax_style_options_separate_widths_softplus_std_and_lecun_init():
+    spec = specs.BoundedArray((2,), jnp.float32, -1.0, 1.0)
+    model = make_actor_critic(
+        spec, activation="silu", squash="tanh", actor_hidden=(32,) * 4,
+        critic_hidden=(256,) * 5, kernel_init="lecun_uniform", std="softplus", min_std=1e-3,
+    )  # fmt: skip
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
+    actor, critic = params["params"]["actor"], params["params"]["critic"]
+    assert [actor["torso"][f"Dense_{i}"]["kernel"].shape[1] for i in range(4)] == [32] * 4
+    assert [critic["torso"][f"Dense_{i}"]["kernel"].shape[1] for i in range(5)] == [256] * 5
+    assert actor["policy_head"]["kernel"].shape == (32, 4)  # loc and raw scale per action.
+    assert "log_std" not in actor
+    obs = jax.random.normal(jax.random.PRNGKey(1), (3, 4))
+    policy, value = model.apply(params, obs)
+    assert isinstance(policy, TanhGaussian) and value.shape == (3,)
+    # std = softplus(raw) + min_std, state-dependent.
+    out = obs
+    act = jax.nn.swish
+    for i in range(4):
+        layer = actor["torso"][f"Dense_{i}"]
+        out = act(out @ layer["kernel"] + layer["bias"][None])
+    raw = out @ actor["policy_head"]["kernel"] + actor["policy_head"]["bias"][None]
+    np.testing.assert_allclose(
+        policy.distribution.stddev(), jax.nn.softplus(raw[:, 2:]) + 1e-3, rtol=1e-5
+    )
+    np.testing.assert_allclose(policy.distribution.mean(), raw[:, :2], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="kernel_init"):
+        make_actor_critic(spec, kernel_init="he")
+    with pytest.raises(ValueError, match="std"):
+        make_actor_critic(spec, std="exp")
+
+
+def test_default_network_is_unchanged_by_the_new_options():
+    spec = specs.DiscreteArray(2)
+    a = make_actor_critic(spec)
+    b = make_actor_critic(spec, actor_hidden=None, critic_hidden=None, kernel_init="orthogonal")
+    pa = a.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
+    pb = b.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
+    jax.tree.map(np.testing.assert_array_equal, pa, pb)
