@@ -48,8 +48,7 @@ def _literal(text: str):
 
 def run_jaxml() -> dict:
     from jaxml import envs
-    from jaxml.rl import ppo
-    from jaxml.rl.evaluate import evaluate
+    from jaxml.rl import evaluate, ppo
 
     config = ppo.default_config(_PRESET.value)
     config.update(SHAPE, **HYPER, total_timesteps=_TOTAL.value, normalize_observations=True)

@@ -76,3 +76,8 @@ __all__ += ["TrainerRun", "rollout_partition", "run_trainer"]
 from jaxml.rl._registry import default_config, is_multi_agent, make_trainer, names  # noqa: E402
 
 __all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]
+
+# Evaluation of a trained policy (deterministic or sampled, the trainer's normaliser applied).
+from jaxml.rl._evaluate import evaluate, policy_mode  # noqa: E402
+
+__all__ += ["evaluate", "policy_mode"]

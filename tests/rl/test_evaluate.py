@@ -7,8 +7,7 @@ from jumanji import specs
 
 from jaxml import envs
 from jaxml.models import make_actor_critic
-from jaxml.rl import normalization
-from jaxml.rl.evaluate import evaluate, policy_mode
+from jaxml.rl import evaluate, normalization, policy_mode
 
 
 def _hand_rolled(model, params, env, key, num_episodes, max_steps, normalizer):
