@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxml._distributed import is_primary
+from jaxml.utils._io import write_text_atomically
 
 CLAIMS_FILE = "claims.json"
 
@@ -82,9 +83,7 @@ def write_claims(workdir: str | os.PathLike, claims: Sequence[Claim]) -> Path:
     checked = [_checked(Claim(*c), f"claims[{i}]") for i, c in enumerate(claims)]
     if is_primary():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps([c._asdict() for c in checked], indent=1) + "\n")
-        os.replace(tmp, path)  # A kill mid-write leaves the old file or none, never a torn one.
+        write_text_atomically(path, json.dumps([c._asdict() for c in checked], indent=1) + "\n")
     return path
 
 

@@ -9,7 +9,6 @@ status 3 and the step number.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from ml_collections import config_flags
 
 from jaxml import _distributed
 from jaxml.utils import checks, compilation_cache
+from jaxml.utils._io import write_text_atomically
 from jaxml.utils.config import PRESETS, ConfigError, check_base, flat_fields
 from jaxml.utils.runner import NonFiniteError
 
@@ -62,13 +62,6 @@ def _check_resume_config(workdir: Path, config: ml_collections.ConfigDict) -> No
             f"--resume: config differs from {saved_path} in fields {', '.join(differing)}; "
             "resume with the same flags or use a new --workdir"
         )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # With --distributed the other processes may be reading this file for their --resume check.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def build_config(
@@ -143,7 +136,9 @@ def launch(name: str, train_fn: TrainFn, get_config: GetConfig, argv: list[str] 
             # A rerun, a resume or the next experiment reads compiled programs back from disk.
             compilation_cache.enable()
             if _distributed.is_primary():
-                _write_atomically(workdir / "config.json", config.to_json(indent=2, sort_keys=True))
+                # Atomic: with --distributed the other processes may read it for --resume.
+                config_text = config.to_json(indent=2, sort_keys=True)
+                write_text_atomically(workdir / "config.json", config_text)
             train_fn(config, workdir, FLAGS.resume)
         except ConfigError as e:
             _fail(str(e), EXIT_BAD_CONFIG)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxml._distributed import is_primary
+from jaxml.utils._io import write_text_atomically
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -35,10 +36,6 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
-
-
-def _rows_until(rows: list[dict[str, Any]], last_step: int) -> list[dict[str, Any]]:
-    return [r for r in rows if r["step"] <= last_step]
 
 
 class MetricsWriter:
@@ -61,12 +58,17 @@ class MetricsWriter:
         self._primary = is_primary()
         # Every row of the run, resumed ones included: what the log holds once this writer is done.
         # Kept in memory so that processes other than 0 need not read a file process 0 is writing.
-        self.rows = [] if resume_step is None else _rows_until(read_metrics(self.path), resume_step)
+        self.rows = (
+            []
+            if resume_step is None
+            else [r for r in read_metrics(self.path) if r["step"] <= resume_step]
+        )
         self._tb = None
         if not self._primary:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._truncate(resume_step)
+        # The log keeps exactly the rows kept above; replaced atomically, so a kill loses nothing.
+        write_text_atomically(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
         tb_dir = Path(workdir) / TENSORBOARD_DIR
         if resume_step is None and tb_dir.exists():
             shutil.rmtree(tb_dir)
@@ -77,14 +79,6 @@ class MetricsWriter:
             # overwriting the file of the run it resumes.
             suffix = f".{os.getpid()}.{time.time_ns()}"
             self._tb = SummaryWriter(logdir=str(tb_dir), filename_suffix=suffix)
-
-    def _truncate(self, last_step: int | None) -> None:
-        # Replaced atomically, so a kill here loses nothing.
-        rows = read_metrics(self.path)
-        keep = [] if last_step is None else _rows_until(rows, last_step)
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
-        os.replace(tmp, self.path)
 
     def write(self, step: int, row: Mapping[str, Any], *, extra_scalars: Mapping[str, float] = ()):
         """Appends ``{"step": step, **row}``; ``extra_scalars`` go to TensorBoard only."""
