@@ -87,12 +87,8 @@ class Sizes(NamedTuple):
 
 
 def positive_int_field(config: ml_collections.ConfigDict, field: str) -> int:
-    value = config[field]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"config.{field}: expected a positive integer, got {value!r}")
-    return value
+    """``config.<field>`` as an int > 0 (``checks.positive_int``, naming ``config.<field>``)."""
+    return checks.positive_int(config[field], f"config.{field}")
 
 
 def require_fields(config: ml_collections.ConfigDict, fields: tuple[str, ...], module: str) -> None:
@@ -103,9 +99,8 @@ def require_fields(config: ml_collections.ConfigDict, fields: tuple[str, ...], m
 
 
 def in_range_field(config: ml_collections.ConfigDict, field: str, low: float, high: float) -> None:
-    value = config[field]
-    if not low <= value <= high:
-        raise ValueError(f"config.{field}: expected a value in [{low}, {high}], got {value!r}")
+    """Raises ValueError naming ``config.<field>`` unless it lies in ``[low, high]``."""
+    checks.in_range(config[field], f"config.{field}", low, high)
 
 
 def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
