@@ -31,7 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxml.utils import runner
-from jaxml.utils.sharding import DATA_AXIS
+from jaxml.utils.sharding import DATA_AXIS, make_data_mesh
 
 State = Any
 Metrics = Mapping[str, jax.Array]
@@ -202,8 +202,6 @@ def run_trainer(
 
 def run_options(config: Any) -> dict[str, Any]:
     """``run_trainer``'s seed, mesh and bookkeeping arguments from ``utils.config.base_config``."""
-    from jaxml.utils.sharding import make_data_mesh
-
     return {
         "seed": config.seed,
         "num_seeds": config.num_seeds,
