@@ -49,6 +49,7 @@ def _literal(text: str):
 def run_jaxml() -> dict:
     from jaxml import envs
     from jaxml.rl import evaluate, ppo
+    from jaxml.utils.trainer import make_train
 
     config = ppo.default_config(_PRESET.value)
     config.update(SHAPE, **HYPER, total_timesteps=_TOTAL.value, normalize_observations=True)
@@ -57,7 +58,7 @@ def run_jaxml() -> dict:
         config[field] = _literal(value)
     env = envs.make(f"brax/{_ENV.value}")
     trainer = ppo.make_trainer(config, env)
-    train = jax.jit(jax.vmap(ppo.make_train(config, env)))
+    train = jax.jit(jax.vmap(make_train(trainer)))  # The same trainer the evaluation reads.
     keys = jax.random.split(jax.random.PRNGKey(0), _SEEDS.value)
     compiled = train.lower(keys).compile()
     start = time.perf_counter()
