@@ -40,11 +40,17 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_seeds = 3
     config.total_timesteps = 100_000  # Per gymnax run (every algorithm, every seed).
     config.brax_total_timesteps = 5_000_000  # Per brax run (full preset).
-    config.num_chunks = 10  # Metric rows (and checkpoints) per run.
+    config.num_chunks = ml_collections.FieldReference(10)  # Metric rows (and checkpoints) per run.
     config.checkpoint_every_chunks = 5
+    # The final policy is evaluated after the last chunk (set it lower for evaluation curves):
+    # eval_episodes fresh episodes per seed, mean action / argmax (jaxml.rl.evaluate).
+    config.eval_every_chunks = config.get_ref("num_chunks")
+    config.eval_episodes = ml_collections.FieldReference(16)
     config.tensorboard = False
     # Every algorithm's trainer config (jaxml.rl.default_config), nested: override any field.
     config.trainers = ml_collections.ConfigDict({algo: rl.default_config(algo) for algo in ALGOS})
+    for algo in ALGOS:
+        config.trainers[algo].eval_episodes = config.get_ref("eval_episodes")
     if preset == "full":
         config.envs = GYMNAX_ENVS + tuple(f"brax/{e}" for e in BRAX_ENVS)
         config.num_seeds = 5

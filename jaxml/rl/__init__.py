@@ -77,7 +77,14 @@ from jaxml.rl._registry import default_config, is_multi_agent, make_trainer, nam
 
 __all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]
 
-# Evaluation of a trained policy (deterministic or sampled, the trainer's normaliser applied).
-from jaxml.rl._evaluate import evaluate, policy_mode  # noqa: E402
+# Evaluation of a trained policy (deterministic or sampled, the trainer's normaliser applied;
+# single- and multi-agent, recurrent included), and the same as a trainer's ``evaluate``.
+from jaxml.rl._evaluate import (  # noqa: E402
+    EvalResult,
+    evaluate,
+    evaluation_metrics,
+    make_evaluate,
+    policy_mode,
+)
 
-__all__ += ["evaluate", "policy_mode"]
+__all__ += ["EvalResult", "evaluate", "evaluation_metrics", "make_evaluate", "policy_mode"]

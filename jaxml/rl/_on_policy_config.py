@@ -11,6 +11,7 @@ from jumanji.env import Environment
 
 from jaxml import optim
 from jaxml.models.actor_critic import ActorCritic, make_actor_critic
+from jaxml.rl._evaluate import make_evaluate
 from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
@@ -66,6 +67,11 @@ def base_config() -> ml_collections.ConfigDict:
             # state-dependent softplus(raw) + min_std from the policy head).
             "policy_std": "log_param",
             "min_std": 1e-3,
+            # The trainer's evaluate (``jaxml.rl.evaluate`` between chunks and at the end):
+            # episodes per evaluation (0: none), the step cap of an episode, mean/mode action.
+            "eval_episodes": 0,
+            "eval_max_steps": 1000,
+            "eval_deterministic": True,
         }
     )
 
@@ -198,6 +204,22 @@ def make_optimizer(
     if config.max_grad_norm is None:
         return optax.with_extra_args_support(opt)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
+
+
+def make_trainer_evaluate(config: ml_collections.ConfigDict, model: Any, env: Environment):
+    """The trainer's ``evaluate(state)`` from ``config.eval_*`` (None when ``eval_episodes`` is 0
+    or absent): ``jaxml.rl.make_evaluate`` on ``env``, the trainer's own network and normaliser.
+    """
+    episodes = config.get("eval_episodes", 0)
+    if episodes == 0:
+        return None
+    return make_evaluate(
+        model,
+        env,
+        num_episodes=positive_int_field(config, "eval_episodes"),
+        max_steps=positive_int_field(config, "eval_max_steps"),
+        deterministic=bool(config.get("eval_deterministic", True)),
+    )
 
 
 def normalization_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:

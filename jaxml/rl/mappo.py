@@ -552,6 +552,7 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         init=init,
         step=step,
         num_steps=sizes.num_updates,
+        evaluate=on_policy.make_trainer_evaluate(config, policy, env),
         sizes=sizes,
         model=policy,
         optimizer=optimizer,
