@@ -59,6 +59,8 @@ def base_config() -> ml_collections.ConfigDict:
             # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
             "normalize_observations": False,
             "normalize_rewards": False,
+            # Rewards times this before GAE (brax's reward_scaling; episode returns stay raw).
+            "reward_scale": 1.0,
             # Separate networks' own widths (None: ``hidden``); brax's PPO: 4 x 32 and 5 x 256.
             "actor_hidden": None,
             "critic_hidden": None,
@@ -132,6 +134,8 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
         )
     in_range_field(config, "gamma", 0.0, 1.0)
     in_range_field(config, "gae_lambda", 0.0, 1.0)
+    if not config.get("reward_scale", 1.0) > 0:
+        raise ValueError(f"config.reward_scale: expected > 0, got {config.reward_scale!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0:

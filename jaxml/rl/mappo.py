@@ -345,6 +345,7 @@ def collect(
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         extras_fn=extras_fn,
+        reward_scale=float(config.get("reward_scale", 1.0)),
     )
     return rollout_state, batch if initial_state is None else SequenceBatch(batch, initial_state)
 

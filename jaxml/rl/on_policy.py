@@ -227,6 +227,7 @@ def build_trainer(
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         bootstrap_truncated=config.bootstrap_truncated,
+        reward_scale=float(config.get("reward_scale", 1.0)),
     )
     step = functools.partial(train_step, collect_fn=collect_fn, update_fn=update_fn, sizes=sizes)
     return OnPolicyTrainer(
