@@ -42,10 +42,12 @@ def steps_to_threshold(curves: Any, steps: Any, threshold: float, *, window: int
     checks.expect(
         isinstance(threshold, int | float | jax.Array), "threshold", "a number", threshold
     )
-    total = jnp.cumsum(curves, axis=1)
-    shifted = jnp.concatenate([jnp.zeros_like(total[:, :window]), total], axis=1)
-    points = jnp.arange(1, curves.shape[1] + 1)
-    smoothed = (total - shifted[:, : curves.shape[1]]) / jnp.minimum(points, window)[None, :]
+    # Sum of shifted copies rather than a difference of cumulative sums: no cancellation error
+    # on long curves, so a curve sitting at the threshold is read as reaching it.
+    num_points = curves.shape[1]
+    padded = jnp.pad(curves, ((0, 0), (window - 1, 0)))
+    total = sum(padded[:, k : k + num_points] for k in range(window))
+    smoothed = total / jnp.minimum(jnp.arange(1, num_points + 1), window)[None, :]
     reached = smoothed >= threshold
     first = jnp.argmax(reached, axis=1)
     return jnp.where(jnp.any(reached, axis=1), steps[first], jnp.inf)
