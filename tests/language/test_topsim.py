@@ -23,6 +23,21 @@ def test_edit_distance_matches_the_full_table(a, b):
     assert got == reference.edit_distance(a, b)
 
 
+def test_batched_edit_distance_matches_per_pair_and_vmap():
+    rng = np.random.default_rng(9)
+    a, b = rng.integers(0, 3, (40, 6)), rng.integers(0, 3, (40, 4))
+    expected = [reference.edit_distance(x, y) for x, y in zip(a, b, strict=True)]
+    np.testing.assert_array_equal(language.edit_distance(a, b), expected)
+    np.testing.assert_array_equal(jax.vmap(language.edit_distance)(a, b), expected)
+    grid = language.edit_distance(a.reshape(4, 10, 6), b.reshape(4, 10, 4))
+    np.testing.assert_array_equal(grid, np.reshape(expected, (4, 10)))
+
+
+def test_edit_distance_to_an_empty_sequence_is_the_length():
+    assert int(language.edit_distance(jnp.zeros(0, int), jnp.arange(5))) == 5
+    assert int(language.edit_distance(jnp.arange(3), jnp.zeros(0, int))) == 3
+
+
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
     [
