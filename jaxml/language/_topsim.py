@@ -10,7 +10,8 @@ edit (Levenshtein) distance of their messages divided by the message length ``L`
 
 Every distance is an integer (``d_M`` in ``0..M``, ``L·d_S`` in ``0..L``), so the ranks with
 averaged ties and the correlation are read off the ``(M + 1) × (L + 1)`` table of pair counts:
-exact in float32 however many pairs there are, and no sort. Dividing by ``L`` does not change
+no sort, and each sum has at most ``(M + 1)(L + 1)`` terms, so float32 rounding stays at the
+1e-7 level however many pairs there are. Dividing by ``L`` does not change
 Spearman's ρ (a constant factor), so it never enters the computation.
 """
 
@@ -69,7 +70,8 @@ def _pair_table(meanings: jax.Array, messages: jax.Array, batch_size: int | None
     """``[M + 1, L + 1]`` counts of pairs ``i < j`` by (meaning Hamming, message edit) distance.
 
     Pairs are computed ``batch_size`` at a time (``lax.map`` over chunks, the last one padded
-    with pairs of weight 0), so memory stays ``O(batch_size · L)`` for any ``N``.
+    with pairs of weight 0): the DP holds ``O(batch_size · L)`` values; the pair indices take
+    12 bytes per pair (``N = 1,000``: 6 MB).
     """
     i, j = jnp.triu_indices(messages.shape[0], k=1)
     num_pairs = i.shape[0]
@@ -141,8 +143,10 @@ def topographic_similarity(
     Args:
       meanings: ``[N, M]`` integer attribute values of each meaning, ``N >= 2``.
       messages: ``[N, L]`` integer tokens of the message sent for each meaning.
-      batch_size: pairs computed at once (``lax.map`` over chunks; bounds memory at
-        ``O(batch_size · L)``); ``None`` vectorises all ``N(N-1)/2`` pairs at once.
+      batch_size: pairs computed at once (``lax.map`` over chunks; bounds the DP's memory at
+        ``O(batch_size · L)``); ``None`` vectorises all ``N(N-1)/2`` pairs at once. The default
+        16,384 was among the fastest measured on CPU (2,048 to 16,384 alike; one pass over all
+        499,500 pairs of N = 1,000 was 2-3x slower); an accelerator may prefer larger chunks.
 
     Returns:
       float32 scalar in [-1, 1]; 0 by convention when all meaning distances or all message

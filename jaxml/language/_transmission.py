@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxml.language import _validate
 from jaxml.utils import checks
@@ -40,7 +41,11 @@ def steps_to_threshold(curves: Any, steps: Any, threshold: float, *, window: int
     )
     window = checks.positive_int(window, "window")
     checks.expect(
-        isinstance(threshold, int | float | jax.Array), "threshold", "a number", threshold
+        isinstance(threshold, int | float | np.number | jax.Array)
+        and not isinstance(threshold, bool),
+        "threshold",
+        "a number",
+        threshold,
     )
     # Sum of shifted copies rather than a difference of cumulative sums: no cancellation error
     # on long curves, so a curve sitting at the threshold is read as reaching it.

@@ -128,3 +128,11 @@ def test_bad_excluded_tokens_raise():
         language.bag_of_symbols_disentanglement(MEANINGS, MEANINGS, 4, exclude_tokens=(4,))
     with pytest.raises(ValueError, match="exclude_tokens: expected to keep at least one token"):
         language.bag_of_symbols_disentanglement(MEANINGS, MEANINGS, 4, exclude_tokens=range(4))
+
+
+def test_a_random_code_is_near_zero():
+    rng = np.random.default_rng(10)
+    meanings = rng.integers(0, 4, (4000, 3))
+    messages = rng.integers(0, 4, (4000, 5))
+    assert float(language.positional_disentanglement(meanings, messages, 4)) < 0.02
+    assert float(language.bag_of_symbols_disentanglement(meanings, messages, 4)) < 0.02

@@ -154,3 +154,12 @@ def test_bad_inputs_raise(meanings, messages, match):
 def test_bad_batch_size_raises():
     with pytest.raises(ValueError, match="batch_size: expected an integer > 0"):
         language.topographic_similarity(np.zeros((4, 2), int), np.zeros((4, 2), int), batch_size=0)
+
+
+def test_a_random_code_is_near_zero_and_a_compositional_one_high():
+    rng = np.random.default_rng(11)
+    meanings = rng.integers(0, 4, (400, 3))
+    random_code = rng.integers(0, 4, (400, 3))
+    assert abs(float(language.topographic_similarity(meanings, random_code))) < 0.05
+    # The plain compositional code (shared symbols, so edits can shift) is high, not exactly 1.
+    assert float(language.topographic_similarity(meanings, meanings)) > 0.9
