@@ -131,3 +131,28 @@ def test_within_population_summary_of_similarity():
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_matrices_chance_and_cross_play_are_jittable():
+    rng = np.random.default_rng(7)
+    population = rng.integers(0, 4, (3, 10, 5))
+    returns = rng.uniform(-1.0, 2.0, (3, 3, 8))
+    np.testing.assert_allclose(
+        jax.jit(language.language_similarity_matrix)(population),
+        language.language_similarity_matrix(population),
+        rtol=1e-6,
+    )
+    chance = jax.jit(language.language_similarity_chance, static_argnums=2)
+    np.testing.assert_allclose(
+        chance(population[0], population[1], 4),
+        language.language_similarity_chance(population[0], population[1], 4),
+        rtol=1e-6,
+    )
+    matrix = jax.jit(lambda r: language.cross_play_matrix(r, success_threshold=0.0))(returns)
+    np.testing.assert_allclose(
+        matrix, language.cross_play_matrix(returns, success_threshold=0.0), rtol=1e-6
+    )
+    summary = jax.jit(language.cross_play_summary)(matrix)
+    np.testing.assert_allclose(
+        summary.cross_play, language.cross_play_summary(matrix).cross_play, rtol=1e-6
+    )

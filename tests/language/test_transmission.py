@@ -52,3 +52,10 @@ def test_bad_inputs_raise():
         language.steps_to_threshold(np.zeros(3), np.zeros(3), 0.5)
     with pytest.raises(ValueError, match="window: expected an integer > 0"):
         language.steps_to_threshold(np.zeros((2, 3)), np.zeros(3), 0.5, window=0)
+
+
+def test_threshold_types():
+    curves, steps = np.array([[0.2, 0.9]]), np.array([1.0, 2.0])
+    assert float(language.steps_to_threshold(curves, steps, np.float32(0.5))[0]) == 2.0
+    with pytest.raises(ValueError, match="threshold: expected a number"):
+        language.steps_to_threshold(curves, steps, True)
