@@ -41,11 +41,11 @@ def make_env(name: str):
 
 
 def algo_config(config: ml_collections.ConfigDict, algo: str, env_name: str):
-    """``config.trainers.<algo>`` with the budget of ``env_name``'s family."""
-    algo_cfg = config.trainers[algo].copy_and_resolve_references()
-    algo_cfg.total_timesteps = (
-        config.brax_total_timesteps if env_name.startswith("brax/") else config.total_timesteps
-    )
+    """``config.trainers.<algo>`` (brax: ``config.brax_trainers.<algo>``) at the family's budget."""
+    brax = env_name.startswith("brax/")
+    algo_cfg = (config.brax_trainers if brax else config.trainers)[algo]
+    algo_cfg = algo_cfg.copy_and_resolve_references()
+    algo_cfg.total_timesteps = config.brax_total_timesteps if brax else config.total_timesteps
     return algo_cfg
 
 
@@ -53,7 +53,8 @@ def make_trainer(config: ml_collections.ConfigDict, algo: str, env_name: str):
     try:
         return rl.make_trainer(algo, algo_config(config, algo, env_name), make_env(env_name))
     except ValueError as error:
-        raise ConfigError(f"--config.trainers.{algo} on {env_name}: {error}") from error
+        field = "brax_trainers" if env_name.startswith("brax/") else "trainers"
+        raise ConfigError(f"--config.{field}.{algo} on {env_name}: {error}") from error
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -150,7 +151,9 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         f"of the mean over {config.eval_episodes} fresh episodes each, mean action, "
         f"`jaxml.rl.evaluate`), a budget of {' and '.join(budgets)}, rounded down to whole "
         f"chunks ({min(steps):,}–{max(steps):,} run). Each algorithm at "
-        "`config.trainers.<algo>` (`jaxml.rl.default_config(algo)`); nothing tuned per env. "
+        "`config.trainers.<algo>` (`jaxml.rl.default_config(algo)`; brax: "
+        '`config.brax_trainers.<algo>`, `rl.default_config(algo, "continuous")`); nothing '
+        "tuned per env. "
         "The last training episodes (the last chunk's `episode_return`) follow in brackets.",
         "",
         "| env | " + " | ".join(LABELS[a] for a in algos) + " |",

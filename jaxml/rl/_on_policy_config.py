@@ -78,6 +78,23 @@ def base_config() -> ml_collections.ConfigDict:
     )
 
 
+# brax's PPO network choices for continuous control (``brax.training.agents.ppo``, brax 0.14),
+# which the issue-15 ablations on brax inverted_pendulum found to matter most: silu MLPs of 4 x 32
+# (policy) and 5 x 256 (value), LeCun-uniform kernels, a tanh-squashed Gaussian whose std is
+# softplus(raw) + 1e-3 of the state, and observation normalisation. Every single-agent
+# trainer's ``default_config("continuous")`` carries them.
+CONTINUOUS_NETWORK = {
+    "activation": "silu",
+    "actor_hidden": (32, 32, 32, 32),
+    "critic_hidden": (256, 256, 256, 256, 256),
+    "kernel_init": "lecun_uniform",
+    "action_squash": "tanh",
+    "policy_std": "softplus",
+    "min_std": 1e-3,
+    "normalize_observations": True,
+}
+
+
 class Sizes(NamedTuple):
     """Sizes derived from a config (checked by ``derive_sizes``)."""
 

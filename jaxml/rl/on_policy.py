@@ -58,6 +58,7 @@ from jaxml.rl._collect import (
     rollout_and_gae,
 )
 from jaxml.rl._on_policy_config import (
+    CONTINUOUS_NETWORK,
     LAYERWISE_FREE,
     OPTIMIZERS,
     Metrics,
@@ -112,6 +113,7 @@ __all__ = [
     "actor_critic_curvature",
     "actor_critic_labels",
     "actor_params",
+    "CONTINUOUS_NETWORK",
     "base_config",
     "build_trainer",
     "check_separate_networks",

@@ -251,3 +251,21 @@ def test_trainer_evaluate_is_attached_by_config_and_reads_its_state():
     config.eval_episodes = -1
     with pytest.raises(ValueError, match="config.eval_episodes"):
         ppo.make_trainer(config, env)
+
+
+def test_continuous_presets_share_brax_networks_and_refuse_multi_agent_trainers():
+    from jaxml import rl
+    from jaxml.rl import on_policy, ppo
+
+    for name in ("a2c", "trpo", "npg"):
+        config, default = rl.default_config(name, "continuous"), rl.default_config(name)
+        for field, value in on_policy.CONTINUOUS_NETWORK.items():
+            assert config[field] == value, (name, field)
+        # Everything else is the trainer's default.
+        rest = {k: v for k, v in config.items() if k not in on_policy.CONTINUOUS_NETWORK}
+        assert rest == {k: v for k, v in default.items() if k not in on_policy.CONTINUOUS_NETWORK}
+    assert rl.default_config("ppo", "continuous") == ppo.default_config("continuous")
+    with pytest.raises(ValueError, match="preset"):
+        rl.default_config("mappo", "continuous")
+    with pytest.raises(ValueError, match="preset"):
+        rl.default_config("ppo", "fast")

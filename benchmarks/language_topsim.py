@@ -10,8 +10,8 @@ of ``--repeats`` calls each ended by ``block_until_ready``. Reference: ``tests/l
 ``name  ours_s  reference_s  ratio`` rows and both values, and writes
 results/benchmarks/language_topsim.json.
 
-  python -m tests.language.bench_topsim
-  python -m tests.language.bench_topsim --sizes 1000 3000 --skip-reference-above 1000
+  python -m benchmarks.language_topsim
+  python -m benchmarks.language_topsim --sizes 1000 3000 --skip-reference-above 1000
 """
 
 from __future__ import annotations
