@@ -322,7 +322,10 @@ def cycles(params: GeneratorParams, hours: chex.Array) -> chex.Array:
     hour = hours % 24.0
     season = jnp.cos(2 * jnp.pi * (doy - PEAK_DOY) / 365.0)[..., None]
     day = jnp.cos(2 * jnp.pi * (hour - PEAK_HOUR) / 24.0)[..., None]
-    base = params.mean + params.seasonal_amp * season + params.diurnal_amp * day  # [..., 4]
+    lead = lambda x: jnp.reshape(
+        x, (1,) * hours.ndim + (-1,)
+    )  # [4] -> [1.., 4], no rank promotion.
+    base = lead(params.mean) + lead(params.seasonal_amp) * season + lead(params.diurnal_amp) * day
     sw = SOLAR_CONSTANT * jnp.maximum(cos_zenith(params.latitude, doy, hour), 0.0)
     sw = sw * params.transmissivity
     return jnp.stack(
@@ -336,7 +339,7 @@ def apply_noise(params: GeneratorParams, base: chex.Array, noise: chex.Array) ->
     Shortwave noise is multiplicative (clouds scale the flux, and night stays dark); shortwave
     and wind are clipped at 0.
     """
-    s = params.noise_std * noise
+    s = jnp.reshape(params.noise_std, (1,) * (noise.ndim - 1) + (-1,)) * noise
     sw_scale = jnp.maximum(1.0 + s[..., 1], 0.0)
     return jnp.stack(
         [

@@ -266,29 +266,21 @@ def boundary_terms(
 
 
 def solve_diagonally_dominant(matrix: chex.Array, rhs: chex.Array) -> chex.Array:
-    """Solves ``matrix @ x = rhs`` ([N, N], [N, M]) by unrolled elimination without pivoting.
+    """Solves ``matrix @ x = rhs`` ([N, N], [N, M]) by Gauss-Jordan elimination without pivoting.
 
-    Exact arithmetic aside, this is LU; it is stable for the strictly diagonally dominant
-    matrices of the BEM and, unrolled, vectorises across a vmapped batch far better than a
-    batched LAPACK call.
+    Stable for the strictly diagonally dominant matrices of the BEM. Written as N rank-1 updates
+    of the whole system (unrolled over N), which compiles in a fraction of a second and
+    vectorises across a vmapped batch better than a batched LAPACK call.
     """
     n = matrix.shape[0]
-    a = [[matrix[i, j] for j in range(n)] for i in range(n)]
-    b = [rhs[i] for i in range(n)]
+    a, b = matrix, rhs
     for k in range(n):
-        inv = 1.0 / a[k][k]
-        for i in range(k + 1, n):
-            f = a[i][k] * inv
-            for j in range(k + 1, n):
-                a[i][j] = a[i][j] - f * a[k][j]
-            b[i] = b[i] - f * b[k]
-    x = [None] * n
-    for i in reversed(range(n)):
-        s = b[i]
-        for j in range(i + 1, n):
-            s = s - a[i][j] * x[j]
-        x[i] = s / a[i][i]
-    return jnp.stack(x)
+        pivot_row, pivot_rhs = a[k] / a[k, k], b[k] / a[k, k]
+        # Eliminate column k from every other row, and normalise row k.
+        factor = jnp.where(jnp.arange(n) == k, 0.0, a[:, k])  # [N]
+        a = (a - factor[:, None] * pivot_row[None, :]).at[k].set(pivot_row)
+        b = (b - factor[:, None] * pivot_rhs[None, :]).at[k].set(pivot_rhs)
+    return b
 
 
 def step(
