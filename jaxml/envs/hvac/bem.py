@@ -58,10 +58,11 @@ COP_AC, ETA_AC = 3.6, 0.43  # P_ac = F_cool / COP / eta.
 ETA_HEAT_1, ETA_HEAT_2 = 0.9, 0.96  # P_heat = F_heat / 0.9 / 0.96.
 # Chosen where the paper is silent (see docs/hvac.md): exterior convection h = 5.8 + 3.8 U
 # (a McAdams-type wind fit), canyon wind 0.5 U, canyon-top exchange velocity 0.02 U + 0.01 m/s
-# (a neutral aerodynamic conductance for a canyon ~10-100 m deep).
+# (a neutral aerodynamic conductance for a canyon ~10-100 m deep, with a 0.1 m/s floor for
+# the free convection that keeps a calm, sunlit canyon ventilated).
 H_EXT_0, H_EXT_WIND = 5.8, 3.8
 CANYON_WIND_FACTOR = 0.5
-TOP_EXCHANGE_WIND, TOP_EXCHANGE_CALM = 0.02, 0.01
+TOP_EXCHANGE_WIND, TOP_EXCHANGE_CALM = 0.02, 0.1
 
 
 class BuildingParams(NamedTuple):
