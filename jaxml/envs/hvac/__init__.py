@@ -12,11 +12,13 @@ from jaxml.envs.hvac.env import (
     setpoint_action,
 )
 from jaxml.envs.hvac.types import State
+from jaxml.envs.hvac.wrappers import KeepTaskAutoReset
 
 __all__ = [
     "ACTION_HIGH",
     "ACTION_LOW",
     "HVAC",
+    "KeepTaskAutoReset",
     "STEPS_PER_YEAR",
     "STEP_SECONDS",
     "State",

@@ -231,3 +231,26 @@ def test_same_key_same_trajectory():
     b = rollout(ENV, jax.random.PRNGKey(9), actions)
     chex.assert_trees_all_equal(a, b)
     assert bem.NUM_NODES == a[0][0].temps.shape[0]
+
+
+def test_keep_task_auto_reset_keeps_climate_and_weight():
+    from jaxml.envs.hvac import KeepTaskAutoReset
+
+    env = HVAC(climates=("london", "beijing", "singapore"), episode_steps=3)
+    wrapped = KeepTaskAutoReset(env, next_obs_in_extras=True)
+    cities, weights = jnp.array([0, 2, 1, 1]), jnp.array([0.1, 0.5, 0.9, 0.7])
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    state, _ = jax.vmap(env.reset_to)(keys, cities, weights)
+    step = jit(jax.vmap(wrapped.step))
+    action = jnp.tile(jnp.array([26.0, 15.0, 0.5]), (4, 1))
+    starts = np.asarray(state.start)
+    for _ in range(3):
+        state, ts = step(state, action)
+    np.testing.assert_array_equal(ts.step_type, StepType.LAST)
+    np.testing.assert_array_equal(state.step_count, 0)  # Reset happened ...
+    np.testing.assert_array_equal(state.climate, cities)  # ... with the same task.
+    np.testing.assert_allclose(state.weight, weights)
+    assert np.any(np.asarray(state.start) != starts)  # A new start time.
+    assert ts.extras["next_obs"].shape == ts.observation.shape
+    with pytest.raises(ValueError, match="^env: expected an unwrapped HVAC"):
+        KeepTaskAutoReset(AutoResetWrapper(env))
