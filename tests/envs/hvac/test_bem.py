@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize
 
 from jaxml.data import clmu
@@ -194,3 +196,34 @@ def test_waste_heat_warms_the_canyon():
     warm, fl = step(p, temps0, forcing, *args, jnp.float32(100.0), INF)
     assert float(warm[bem.CANYON]) > float(cool[bem.CANYON])
     assert float(fl.storage - fl.boundary - fl.heat_to_canyon) == pytest.approx(0.0, abs=1e-2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    city=st.sampled_from(clmu.CITIES),
+    density_class=st.sampled_from((1, 2, 3)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_random_states_match_the_numpy_reference(city, density_class, seed):
+    """Any building, temperatures 260-320 K (both convection regimes), any weather, set points
+    and capacity: one step equals the reference, and the energy balance closes."""
+    rng = np.random.default_rng(seed)
+    p = bem.building_params(clmu.load_building(city, density_class))
+    pd = {k: float(v) for k, v in p._asdict().items()}
+    temps = rng.uniform(260.0, 320.0, 10)
+    sw = rng.uniform(0, 1000)
+    forcing = np.array([rng.uniform(250, 315), sw, sw * rng.uniform(0.1, 1), rng.uniform(150, 450),
+                        rng.uniform(0, 15)])  # fmt: skip
+    heat_sp, cool_sp = rng.uniform(283, 293), rng.uniform(298, 308)
+    ach, heat_in, cap = rng.uniform(0.3, 0.5), rng.uniform(0, 150), rng.choice([np.inf, 20.0])
+    f32 = lambda x: jnp.asarray(x, jnp.float32)
+    new, fl = stepper()(p, f32(temps), f32(forcing), f32(heat_sp), f32(cool_sp), f32(ach),
+                        f32(heat_in), f32(cap))  # fmt: skip
+    ref, heating, cooling, waste = reference.bem_step(
+        pd, temps, forcing, heat_sp, cool_sp, ach, heat_in, cap, DT
+    )
+    np.testing.assert_allclose(new, ref, atol=5e-3)
+    np.testing.assert_allclose([fl.heating, fl.cooling, fl.waste_heat], [heating, cooling, waste],
+                               rtol=1e-3, atol=2e-2)  # fmt: skip
+    balance = fl.storage - fl.boundary - fl.heating + fl.cooling - fl.heat_to_canyon
+    assert abs(float(balance)) < 1e-4 * (abs(float(fl.boundary)) + 100.0)
