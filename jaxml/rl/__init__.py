@@ -81,3 +81,8 @@ __all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]
 from jaxml.rl._evaluate import evaluate, policy_mode  # noqa: E402
 
 __all__ += ["evaluate", "policy_mode"]
+
+# TAR²: temporal-agent reward redistribution of sparse team returns (and its baselines).
+from jaxml.rl import tar2  # noqa: E402
+
+__all__ += ["tar2"]
