@@ -21,11 +21,27 @@ Contents:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
+
+from jaxml.models.tar2 import TAR2Output, TAR2RewardModel
 
 DEFAULT_EPS = 1e-6  # Relative size below which shifted scores count as all equal.
+INVERSE_DYNAMICS_COEF = 0.05  # The authors' weight of the inverse-dynamics cross-entropy.
+
+
+class Episodes(NamedTuple):
+    """A batch of complete episodes, padded to ``T`` steps (time after the batch axis)."""
+
+    observations: jax.Array  # [B, T, A, O] float32, each agent's observation at step t.
+    actions: jax.Array  # [B, T, A] int32, the action taken at step t.
+    valid: jax.Array  # [B, T, A] bool, agent alive at a real (non-padding) step.
+    episode_return: jax.Array  # [B] float32, the episode's team return R.
 
 
 def _normalised_shift(
@@ -128,4 +144,53 @@ def uniform_redistribute(episode_return: jax.Array, valid: jax.Array) -> jax.Arr
     return jnp.where(valid, per_step, 0.0)
 
 
-__all__ = ["redistribute", "uniform_redistribute"]
+def return_model_loss(
+    output: TAR2Output,
+    episodes: Episodes,
+    *,
+    inverse_dynamics_coef: float = INVERSE_DYNAMICS_COEF,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """TAR²'s return-model loss: ``MSE(Σ_{i,t} ŝ_{i,t}, R) + 0.05 · CE(â, a)``, masked.
+
+    From the authors' ``update_reward_model`` (arXiv 2502.04864): the squared error between the
+    sum of the valid scores and the return, averaged over episodes, plus the inverse-dynamics
+    cross-entropy averaged over the entries where the agent is valid at ``t`` and ``t+1`` (its
+    prediction reads the observation at ``t+1``). Padding and dead agents contribute nothing.
+
+    Args:
+      output: the model's ``TAR2Output`` (scores ``[B, T, A]``, logits ``[B, T, A, N]``).
+      episodes: the batch the model saw.
+      inverse_dynamics_coef: the cross-entropy's weight (0.05 in the paper's code).
+
+    Returns:
+      ``(loss [], metrics)`` with ``return_mse``, ``inverse_dynamics_ce`` and
+      ``predicted_return`` (the batch mean of ``Σ ŝ``).
+    """
+    valid = jnp.asarray(episodes.valid, bool)
+    chex.assert_equal_shape([output.scores, valid, episodes.actions])
+    chex.assert_shape(episodes.episode_return, valid.shape[:1])
+    predicted = jnp.sum(jnp.where(valid, output.scores, 0.0), axis=(1, 2))  # [B]
+    mse = jnp.mean(jnp.square(predicted - episodes.episode_return))
+    next_valid = jnp.concatenate([valid[:, 1:], jnp.zeros_like(valid[:, :1])], axis=1)
+    id_mask = valid & next_valid
+    ce = optax.softmax_cross_entropy_with_integer_labels(output.action_logits, episodes.actions)
+    ce = jnp.sum(jnp.where(id_mask, ce, 0.0)) / jnp.maximum(jnp.sum(id_mask), 1)
+    loss = mse + inverse_dynamics_coef * ce
+    metrics = {"return_mse": mse, "inverse_dynamics_ce": ce, "predicted_return": predicted.mean()}
+    return loss, metrics
+
+
+def model_rewards(model: nn.Module, params, episodes: Episodes) -> jax.Array:
+    """The redistributed rewards ``[B, T, A]`` of a batch: the model's scores, normalised."""
+    output = model.apply(params, episodes.observations, episodes.actions, episodes.valid)
+    return jax.vmap(redistribute)(output.scores, episodes.episode_return, episodes.valid)
+
+
+__all__ = [
+    "Episodes",
+    "TAR2RewardModel",
+    "model_rewards",
+    "redistribute",
+    "return_model_loss",
+    "uniform_redistribute",
+]
