@@ -17,19 +17,33 @@ Contents:
 - ``redistribute(scores, episode_return, valid)``: TAR²'s normalisation.
 - ``uniform_redistribute(episode_return, valid)``: the uniform baseline (R / T per agent-step).
 - ``return_model_loss``: the return model's loss, MSE(Σ ŝ, R) + 0.05 · CE(inverse dynamics).
+- ``model_rewards``: a batch of episodes' redistributed rewards under a trained model.
+- Training the return model: ``default_config`` (the authors' schedule), ``make_return_model``,
+  ``make_optimizer``; ``return_model_trainer``, a ``jaxml.utils.supervised`` trainer over a
+  fixed array of episodes; ``make_episode_buffer`` (a flashbax item buffer of episodes),
+  ``buffer_update`` (``num_epochs`` gradient steps on buffer batches) and ``updates_due`` (the
+  warm-up / every-k-episodes schedule) for an online loop.
+- AREL (Xiao et al., "Agent-Temporal Attention for Reward Redistribution in Episodic
+  Multi-Agent Reinforcement Learning", arXiv 2201.04612) as the same attention model with a
+  regression loss and unnormalised rewards: ``arel_loss``, ``arel_rewards``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import chex
+import flashbax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from jaxml.models.tar2 import TAR2Output, TAR2RewardModel
+from jaxml.utils import checks
+from jaxml.utils.supervised import supervised_trainer
+from jaxml.utils.trainer import Trainer
 
 DEFAULT_EPS = 1e-6  # Relative size below which shifted scores count as all equal.
 INVERSE_DYNAMICS_COEF = 0.05  # The authors' weight of the inverse-dynamics cross-entropy.
@@ -186,10 +200,237 @@ def model_rewards(model: nn.Module, params, episodes: Episodes) -> jax.Array:
     return jax.vmap(redistribute)(output.scores, episodes.episode_return, episodes.valid)
 
 
+def default_config() -> ml_collections.ConfigDict:
+    """The return model and its schedule at the authors' values (``MAPPO/train_agent.py``).
+
+    Model: ``width`` 64, ``depth`` 3 blocks, ``num_heads`` 4, ``use_agent_id``. Optimisation:
+    Adam at ``learning_rate`` 5e-4, ``grad_clip`` 0.5 (global norm), ``batch_size`` 64 episodes,
+    ``inverse_dynamics_coef`` 0.05. Schedule (an online loop): ``buffer_size`` 5000 episodes,
+    no update before ``warmup_episodes`` 200, then one every ``update_every_episodes`` 100
+    completed episodes, of ``num_epochs`` 200 gradient steps (each on one sampled batch).
+    """
+    config = ml_collections.ConfigDict()
+    config.width = 64
+    config.depth = 3
+    config.num_heads = 4
+    config.use_agent_id = True
+    config.learning_rate = 5e-4
+    config.grad_clip = 0.5
+    config.batch_size = 64
+    config.inverse_dynamics_coef = INVERSE_DYNAMICS_COEF
+    config.buffer_size = 5000
+    config.warmup_episodes = 200
+    config.update_every_episodes = 100
+    config.num_epochs = 200
+    return config
+
+
+def _check_config(config: ml_collections.ConfigDict) -> None:
+    for name in (
+        "width",
+        "depth",
+        "num_heads",
+        "batch_size",
+        "buffer_size",
+        "update_every_episodes",
+        "num_epochs",
+    ):
+        checks.positive_int(config[name], f"config.{name}")
+    checks.positive(config.learning_rate, "config.learning_rate")
+    checks.positive(config.grad_clip, "config.grad_clip")
+    checks.expect(
+        config.width % config.num_heads == 0,
+        "config.width",
+        f"a multiple of config.num_heads = {config.num_heads}",
+        config.width,
+    )
+    checks.expect(
+        isinstance(config.warmup_episodes, int) and config.warmup_episodes >= 0,
+        "config.warmup_episodes",
+        "an integer >= 0",
+        config.warmup_episodes,
+    )
+    checks.expect(
+        config.batch_size <= config.buffer_size,
+        "config.batch_size",
+        f"at most config.buffer_size = {config.buffer_size}",
+        config.batch_size,
+    )
+
+
+def make_return_model(
+    config: ml_collections.ConfigDict, *, num_actions: int, max_steps: int, num_agents: int
+) -> TAR2RewardModel:
+    """The ``TAR2RewardModel`` of ``config`` (``ValueError`` names a bad field)."""
+    _check_config(config)
+    return TAR2RewardModel(
+        num_actions=checks.positive_int(num_actions, "num_actions"),
+        max_steps=checks.positive_int(max_steps, "max_steps"),
+        num_agents=checks.positive_int(num_agents, "num_agents"),
+        width=config.width,
+        depth=config.depth,
+        num_heads=config.num_heads,
+        use_agent_id=bool(config.use_agent_id),
+    )
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam after global-norm clipping, as the authors train the return model."""
+    return optax.chain(
+        optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate)
+    )
+
+
+def _loss_fn(model: nn.Module, config: ml_collections.ConfigDict):
+    def loss_fn(params, batch: Episodes, key=None, setting=None):
+        output = model.apply(params, batch.observations, batch.actions, batch.valid)
+        return return_model_loss(output, batch, inverse_dynamics_coef=config.inverse_dynamics_coef)
+
+    return loss_fn
+
+
+def return_model_trainer(
+    model: TAR2RewardModel,
+    episodes: Episodes,
+    config: ml_collections.ConfigDict,
+    *,
+    num_steps: int,
+) -> Trainer:
+    """The return model's training as a ``supervised_trainer`` over a fixed set of episodes.
+
+    A fixed array is the right store when the episodes are known up front (offline fitting,
+    tests, a return model pre-trained on logged data): sampling is an index draw and the set
+    is part of the closure, not of the state. The online TAR² loop, where episodes arrive
+    while the policy trains, keeps them in a flashbax buffer instead (``make_episode_buffer``,
+    ``buffer_update``). Each step draws ``config.batch_size`` episodes uniformly with
+    replacement and takes one Adam step on ``return_model_loss``.
+
+    Args:
+      model: the return model.
+      episodes: ``Episodes`` with a leading axis of ``E`` episodes.
+      config: ``default_config()``'s fields.
+      num_steps: gradient steps.
+    """
+    _check_config(config)
+    num_episodes = episodes.episode_return.shape[0]
+
+    def sample_batch(key, setting):
+        idx = jax.random.randint(key, (config.batch_size,), 0, num_episodes)
+        return jax.tree.map(lambda x: x[idx], episodes)
+
+    def init_params(key, setting):
+        first = jax.tree.map(lambda x: x[:1], episodes)
+        return model.init(key, first.observations, first.actions, first.valid)
+
+    return supervised_trainer(
+        init_params=init_params,
+        sample_batch=sample_batch,
+        loss_fn=_loss_fn(model, config),
+        optimizer=make_optimizer(config),
+        num_steps=checks.positive_int(num_steps, "num_steps"),
+    )
+
+
+def make_episode_buffer(config: ml_collections.ConfigDict) -> Any:
+    """A flashbax item buffer of ``Episodes`` (``config.buffer_size`` of them, FIFO).
+
+    ``buffer.init(example)`` takes one unbatched episode; ``buffer.add(state, episodes)`` a
+    batch with a leading episode axis; ``buffer.sample(state, key).experience`` is an
+    ``Episodes`` batch of ``config.batch_size``, uniform over the stored episodes. flashbax
+    broadcasts ranks implicitly: call ``sample`` under ``jax.numpy_rank_promotion("allow")``
+    where rank promotion raises (``buffer_update`` does).
+    """
+    _check_config(config)
+    return flashbax.make_item_buffer(
+        max_length=config.buffer_size,
+        min_length=config.batch_size,
+        sample_batch_size=config.batch_size,
+        add_batches=True,
+    )
+
+
+def buffer_update(model: TAR2RewardModel, config: ml_collections.ConfigDict):
+    """``update(params, opt_state, buffer_state, key) -> (params, opt_state, metrics)``:
+    ``config.num_epochs`` gradient steps, each on a batch sampled from the episode buffer
+    (the authors' "200 epochs" per update); metrics are the last step's. Jittable."""
+    buffer = make_episode_buffer(config)
+    optimizer = make_optimizer(config)
+    value_and_grad = jax.value_and_grad(_loss_fn(model, config), has_aux=True)
+
+    def update(params, opt_state, buffer_state, key):
+        def epoch(carry, key):
+            params, opt_state = carry
+            with jax.numpy_rank_promotion("allow"):  # flashbax broadcasts ranks implicitly.
+                batch = buffer.sample(buffer_state, key).experience
+            (loss, aux), grads = value_and_grad(params, batch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **aux}
+
+        keys = jax.random.split(key, config.num_epochs)
+        (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), keys)
+        return params, opt_state, jax.tree.map(lambda x: x[-1], metrics)
+
+    return update
+
+
+def updates_due(
+    episodes_before: jax.Array, episodes_after: jax.Array, config: ml_collections.ConfigDict
+) -> jax.Array:
+    """How many return-model updates fall between two counts of completed episodes.
+
+    An update is due each time the count reaches ``warmup_episodes + j · update_every_episodes``
+    for ``j = 0, 1, ...``; an online loop calls ``buffer_update`` that many times (usually 0 or
+    1) after adding the episodes that completed in a rollout. Works on ints and int arrays.
+    """
+    k, warm = config.update_every_episodes, config.warmup_episodes
+
+    def passed(n):  # Number of due points <= n.
+        return jnp.where(n >= warm, (n - warm) // k + 1, 0)
+
+    return passed(jnp.asarray(episodes_after)) - passed(jnp.asarray(episodes_before))
+
+
+def arel_loss(
+    output: TAR2Output, episodes: Episodes, *, huber_delta: float = 1.0, variance_coef: float = 0.0
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """AREL's return regression (arXiv 2201.04612) on the same attention model's scores.
+
+    ``Huber(Σ_{i,t} ŝ_{i,t} - R)`` averaged over episodes, minus ``variance_coef`` times the
+    variance of the valid scores (the TAR² code's AREL arm subtracts a variance term; its
+    coefficient was not retrieved, so the default 0 is plain Huber regression). No inverse
+    dynamics and, in ``arel_rewards``, no normalisation.
+    """
+    valid = jnp.asarray(episodes.valid, bool)
+    chex.assert_equal_shape([output.scores, valid])
+    predicted = jnp.sum(jnp.where(valid, output.scores, 0.0), axis=(1, 2))
+    huber = jnp.mean(optax.huber_loss(predicted, episodes.episode_return, delta=huber_delta))
+    count = jnp.maximum(jnp.sum(valid), 1)
+    mean = jnp.sum(jnp.where(valid, output.scores, 0.0)) / count
+    variance = jnp.sum(jnp.where(valid, jnp.square(output.scores - mean), 0.0)) / count
+    loss = huber - variance_coef * variance
+    return loss, {"return_huber": huber, "score_variance": variance}
+
+
+def arel_rewards(scores: jax.Array, valid: jax.Array) -> jax.Array:
+    """AREL's rewards: the scores themselves on valid entries (no normalisation, so their sum
+    equals the return only as far as the regression fits). ``[T, A]`` or batched."""
+    chex.assert_equal_shape([scores, valid])
+    return jnp.where(jnp.asarray(valid, bool), jnp.asarray(scores, jnp.float32), 0.0)
+
+
 __all__ = [
     "Episodes",
     "TAR2RewardModel",
+    "arel_loss",
+    "arel_rewards",
+    "buffer_update",
+    "default_config",
+    "make_episode_buffer",
+    "make_optimizer",
+    "make_return_model",
     "model_rewards",
+    "return_model_trainer",
+    "updates_due",
     "redistribute",
     "return_model_loss",
     "uniform_redistribute",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +17,15 @@ from jaxml.rl import tar2
 EPS = tar2.DEFAULT_EPS
 
 redistribute = jax.jit(tar2.redistribute)
+# Training loops run for milliseconds here but compile for seconds: with XLA's backend
+# optimisations off the CPU compiles them about twice as fast.
+fast_compile_jit = functools.partial(
+    jax.jit,
+    compiler_options={
+        "xla_backend_optimization_level": 0,
+        "xla_llvm_disable_expensive_passes": True,
+    },
+)
 uniform = jax.jit(tar2.uniform_redistribute)
 
 
@@ -168,3 +180,103 @@ def test_uniform_baseline(episode):
     np.testing.assert_allclose(r, expected, rtol=1e-6, atol=1e-7)
     # Each agent's total is R times the share of valid steps it was alive.
     np.testing.assert_allclose(r.sum(0), ret * valid.sum(0) / steps, rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------- training the model
+def small_config(**overrides):
+    config = tar2.default_config()
+    config.update(width=16, depth=1, num_heads=2, batch_size=8, learning_rate=3e-3)
+    config.update(**overrides)
+    return config
+
+
+def random_episodes(key, num, steps=5, agents=2, obs_size=3, num_actions=3):
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    return tar2.Episodes(
+        observations=jax.random.normal(k1, (num, steps, agents, obs_size)),
+        actions=jax.random.randint(k2, (num, steps, agents), 0, num_actions),
+        valid=jax.random.bernoulli(k3, 0.85, (num, steps, agents)).at[:, 0].set(True),
+        episode_return=jax.random.normal(k4, (num,)) * 3,
+    )
+
+
+def test_return_model_trainer_overfits_a_handful_of_episodes():
+    config = small_config()
+    episodes = random_episodes(jax.random.key(0), 8)
+    model = tar2.make_return_model(config, num_actions=3, max_steps=5, num_agents=2)
+    trainer = tar2.return_model_trainer(model, episodes, config, num_steps=1000)
+
+    @fast_compile_jit
+    def run(key):
+        state = trainer.init(key)
+        return jax.lax.scan(lambda s, _: trainer.step(s), state, None, trainer.num_steps)
+
+    state, metrics = run(jax.random.key(1))
+    mse = np.asarray(metrics["return_mse"])
+    out = model.apply(state.params, *episodes[:3])
+    fitted = np.asarray(jnp.where(episodes.valid, out.scores, 0).sum((1, 2)))
+    ret = np.asarray(episodes.episode_return)
+    final, var = float(np.mean((fitted - ret) ** 2)), float(np.var(ret))
+    print(f"overfit: batch return MSE first {mse[0]:.3f}; after training, on the 8 episodes "
+          f"{final:.5f}; Var(R) {var:.3f}")  # fmt: skip
+    assert final < 5e-3 * var
+    # The trained model's rewards sum to each episode's return (the normalisation).
+    rewards = tar2.model_rewards(model, state.params, episodes)
+    np.testing.assert_allclose(rewards.sum((1, 2)), episodes.episode_return, rtol=1e-5, atol=1e-5)
+
+
+def test_buffer_update_trains_on_flashbax_episodes():
+    config = small_config(buffer_size=32, num_epochs=40)
+    model = tar2.make_return_model(config, num_actions=3, max_steps=5, num_agents=2)
+    buffer = tar2.make_episode_buffer(config)
+    episodes = random_episodes(jax.random.key(2), 24)
+    state = buffer.init(jax.tree.map(lambda x: x[0], episodes))
+    state = buffer.add(state, episodes)
+    with jax.numpy_rank_promotion("allow"):  # flashbax broadcasts ranks implicitly.
+        sample = buffer.sample(state, jax.random.key(3)).experience
+    assert isinstance(sample, tar2.Episodes) and sample.observations.shape == (8, 5, 2, 3)
+    params = model.init(jax.random.key(4), *episodes[:3])
+    optimizer = tar2.make_optimizer(config)
+    update = fast_compile_jit(tar2.buffer_update(model, config))
+    loss_fn = jax.jit(lambda p: tar2.return_model_loss(model.apply(p, *episodes[:3]), episodes)[0])
+    before = float(loss_fn(params))
+    params, _, metrics = update(params, optimizer.init(params), state, jax.random.key(5))
+    after = float(loss_fn(params))
+    assert set(metrics) >= {"loss", "return_mse", "inverse_dynamics_ce"}
+    assert after < 0.5 * before, (before, after)
+
+
+def test_updates_due_matches_a_loop():
+    config = small_config(warmup_episodes=7, update_every_episodes=3)
+
+    def reference(before, after):
+        return sum(1 for n in range(before + 1, after + 1) if n >= 7 and (n - 7) % 3 == 0)
+
+    for before in range(0, 20):
+        for after in range(before, 25):
+            assert int(tar2.updates_due(before, after, config)) == reference(before, after)
+    config.warmup_episodes = 0  # Due at 0, 3, 6, ...: from 0 to 0 nothing new happened.
+    assert int(tar2.updates_due(0, 0, config)) == 0 and int(tar2.updates_due(0, 3, config)) == 1
+
+
+def test_config_errors_name_the_field():
+    for field, value in [("width", 0), ("num_heads", 3), ("batch_size", 10_000)]:
+        config = tar2.default_config()
+        config[field] = value
+        with pytest.raises(
+            ValueError, match=f"config.{field if field != 'num_heads' else 'width'}"
+        ):
+            tar2.make_return_model(config, num_actions=3, max_steps=5, num_agents=2)
+
+
+def test_arel_loss_and_rewards():
+    valid = np.array([[[1, 1], [1, 0]]], bool)
+    scores = np.array([[[1.0, 2.0], [4.0, 50.0]]], np.float32)
+    out = tar2.TAR2Output(jnp.asarray(scores), jnp.zeros((1, 2, 2, 3)))
+    episodes = tar2.Episodes(None, np.zeros((1, 2, 2), np.int32), valid, np.array([5.0]))
+    # Σ valid = 7, error 2: Huber(δ=1) = 1.5; valid scores (1, 2, 4) have variance 14/9.
+    loss, metrics = tar2.arel_loss(out, episodes, variance_coef=0.5)
+    np.testing.assert_allclose(metrics["return_huber"], 1.5, rtol=1e-6)
+    np.testing.assert_allclose(metrics["score_variance"], 14 / 9, rtol=1e-6)
+    np.testing.assert_allclose(loss, 1.5 - 0.5 * 14 / 9, rtol=1e-6)
+    np.testing.assert_array_equal(tar2.arel_rewards(scores, valid), [[[1, 2], [4, 0]]])
