@@ -88,6 +88,8 @@ def redistribute(
     valid: jax.Array,
     *,
     eps: float = DEFAULT_EPS,
+    temporal: bool = True,
+    agent: bool = True,
 ) -> jax.Array:
     """TAR²'s deterministic normalisation: per-(step, agent) rewards summing to the return.
 
@@ -112,11 +114,17 @@ def redistribute(
     number of alive agents (no deaths, padding only). Note also that the lowest-scoring step and
     agent of each normalisation get weight 0 (the shift by the minimum), as in the paper.
 
+    Ablations (the paper's temporal-only and agent-only variants): ``agent=False`` makes ``u``
+    uniform over each step's alive agents, ``temporal=False`` makes ``w`` uniform over the
+    valid steps; the sum is ``R`` either way.
+
     Args:
       scores: ``[T, A]`` float, the return model's unnormalised scores ``ŝ_{i,t}``.
       episode_return: ``[]`` float, the episode's team return ``R``.
       valid: ``[T, A]`` bool, agent alive at a real step.
       eps: the relative tolerance of the fallback.
+      temporal: weight the steps by the temporal scores (else uniformly).
+      agent: weight each step's agents by their scores (else uniformly).
 
     Returns:
       ``[T, A]`` float32 rewards.
@@ -124,10 +132,16 @@ def redistribute(
     chex.assert_rank(scores, 2)
     chex.assert_shape(valid, scores.shape)
     chex.assert_rank(episode_return, 0)
+    temporal_weights, agent_weights = bool(temporal), bool(agent)
     scores = jnp.asarray(scores, jnp.float32)
     valid = jnp.asarray(valid, bool)
     step_valid = jnp.any(valid, axis=1)  # [T]
     temporal = jnp.sum(jnp.where(valid, scores, 0.0), axis=1)  # S_t, [T]
+    # An ablated normalisation sees constant scores, so it takes the uniform fallback.
+    if not temporal_weights:
+        temporal = jnp.zeros_like(temporal)
+    if not agent_weights:
+        scores = jnp.zeros_like(scores)
     w, _ = _normalised_shift(temporal, step_valid, axis=0, eps=eps)  # [T]
     u, _ = _normalised_shift(scores, valid, axis=1, eps=eps)  # [T, A]
     rewards = w[:, None] * u * jnp.asarray(episode_return, jnp.float32)
