@@ -112,7 +112,9 @@ def redistribute(
     Shift invariance: adding a constant ``c`` to every score leaves ``u`` unchanged and shifts
     ``S_t`` by ``c · #alive_t``, so the rewards are unchanged when every valid step has the same
     number of alive agents (no deaths, padding only). Note also that the lowest-scoring step and
-    agent of each normalisation get weight 0 (the shift by the minimum), as in the paper.
+    agent of each normalisation get weight 0 (the shift by the minimum), as in the paper, and
+    that every reward has the sign of ``R`` (the weights are >= 0): with ``R < 0`` the
+    highest-scoring entries receive the most negative rewards.
 
     Ablations (the paper's temporal-only and agent-only variants): ``agent=False`` makes ``u``
     uniform over each step's alive agents, ``temporal=False`` makes ``w`` uniform over the
@@ -132,17 +134,16 @@ def redistribute(
     chex.assert_rank(scores, 2)
     chex.assert_shape(valid, scores.shape)
     chex.assert_rank(episode_return, 0)
-    temporal_weights, agent_weights = bool(temporal), bool(agent)
     scores = jnp.asarray(scores, jnp.float32)
     valid = jnp.asarray(valid, bool)
     step_valid = jnp.any(valid, axis=1)  # [T]
-    temporal = jnp.sum(jnp.where(valid, scores, 0.0), axis=1)  # S_t, [T]
+    step_scores = jnp.sum(jnp.where(valid, scores, 0.0), axis=1)  # S_t, [T]
     # An ablated normalisation sees constant scores, so it takes the uniform fallback.
-    if not temporal_weights:
-        temporal = jnp.zeros_like(temporal)
-    if not agent_weights:
+    if not temporal:
+        step_scores = jnp.zeros_like(step_scores)
+    if not agent:
         scores = jnp.zeros_like(scores)
-    w, _ = _normalised_shift(temporal, step_valid, axis=0, eps=eps)  # [T]
+    w, _ = _normalised_shift(step_scores, step_valid, axis=0, eps=eps)  # [T]
     u, _ = _normalised_shift(scores, valid, axis=1, eps=eps)  # [T, A]
     rewards = w[:, None] * u * jnp.asarray(episode_return, jnp.float32)
     return jnp.where(valid, rewards, 0.0)
