@@ -88,3 +88,8 @@ from jaxml.rl._evaluate import (  # noqa: E402
 )
 
 __all__ += ["EvalResult", "evaluate", "evaluation_metrics", "make_evaluate", "policy_mode"]
+
+# TAR²: temporal-agent reward redistribution of sparse team returns (and its baselines).
+from jaxml.rl import tar2  # noqa: E402
+
+__all__ += ["tar2"]
