@@ -44,3 +44,11 @@ __all__ += [
     "ode_weights",
     "resnet_weights",
 ]
+
+# Per-agent parameters: agent-stacked networks and low-rank adapters (LoRASA, 2502.05573).
+from jaxml.models import lora as lora  # noqa: E402
+from jaxml.models import stacked as stacked  # noqa: E402
+from jaxml.models.lora import LoRADense as LoRADense  # noqa: E402
+from jaxml.models.lora import LoRAGRUCell as LoRAGRUCell  # noqa: E402
+
+__all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]

@@ -72,7 +72,6 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import TimeStep
 
-from jaxml.envs.wrappers import AsMultiAgent
 from jaxml.models import lora
 from jaxml.models.agent_actor_critic import (
     ACTOR_PREFIXES,
@@ -93,6 +92,7 @@ from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput, Tra
 from jaxml.utils import checks
 from jaxml.utils.checkpoint import CHECKPOINT_DIR
 from jaxml.utils.partition import partition_labels, path_names
+from jaxml.utils.trainer import scan_steps
 
 CRITICS = ("centralised", "decentralised")
 RECURRENT = ("none", "gru", "lstm")
@@ -768,48 +768,49 @@ def phase_configs(
     return phase1, phase2
 
 
+def _two_phase(config: ml_collections.ConfigDict, env: Environment):
+    """Phase 1's trainer, phase 2's, and ``phase2_init(key, phase1_state)``."""
+    phase1, phase2 = phase_configs(config)
+    first = make_trainer(phase1, env)
+    # Phase 2's step does not depend on its start; init_params here only passes the checks
+    # (a trainer is built outside jit: environment specs are not traceable).
+    placeholder = jax.eval_shape(first.init, jax.random.PRNGKey(0))
+    second = make_trainer(phase2, env, init_params=placeholder)
+
+    def phase2_init(key: jax.Array, phase1_state: TrainState) -> TrainState:
+        return init_state(
+            key, env=second.env, policy=second.model, optimizer=second.optimizer,
+            config=phase2, init_params=phase1_state,
+        )  # fmt: skip
+
+    return first, second, phase2_init
+
+
 def make_two_phase_train(config: ml_collections.ConfigDict, env: Environment):
     """LoRASA's schedule as one pure ``train(key) -> TrainOutput``: phase 1 trains the shared
     policy, phase 2 continues its environments and update counter with per-agent adapters on
     the frozen (or, with ``lora.train_backbone``, co-trained) backbone. Metrics ``[U1 + U2]``
     (``env_steps`` runs on across the switch); the state is phase 2's."""
-    phase1, phase2 = phase_configs(config)
-    first = make_trainer(phase1, env)
-    # Builds phase 2 on phase 1's state shapes now, so a bad config fails here, not in jit.
-    jax.eval_shape(
-        lambda k: make_trainer(phase2, env, init_params=first.init(k)).init(k),
-        jax.random.PRNGKey(0),
-    )
+    first, second, phase2_init = _two_phase(config, env)
 
     def train(key: jax.Array) -> TrainOutput:
         key1, key2 = jax.random.split(key)
         out1 = on_policy.make_train(first)(key1)
-        second = make_trainer(phase2, env, init_params=out1.state)
-        out2 = on_policy.make_train(second)(key2)
+        out2 = scan_steps(second, phase2_init(key2, out1.state), second.num_steps)
         metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out1.metrics, out2.metrics)
         return TrainOutput(out2.state, metrics)
 
     return train
 
 
-__all__ = [
-    "AsMultiAgent",
-    "Policy",
-    "SequenceBatch",
-    "TrainOutput",
-    "act",
-    "action_layout",
-    "agent_inputs",
-    "default_config",
-    "load_backbone",
-    "load_phase1",
-    "make_parameter_optimizer",
-    "make_policy",
-    "make_train",
-    "make_trainer",
-    "make_two_phase_train",
-    "merged_policy",
-    "parameter_labels",
-    "phase_configs",
-    "unroll",
-]
+def make_two_phase_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
+    """Phase 2 of LoRASA as a ``Trainer`` whose ``init(key)`` runs all of phase 1 (one scan):
+    ``run_trainer`` then chunks, checkpoints and evaluates the adapter phase like any run. Its
+    steps are phase 2's (the state's update counter starts at phase 1's end)."""
+    first, second, phase2_init = _two_phase(config, env)
+
+    def init(key: jax.Array) -> TrainState:
+        key1, key2 = jax.random.split(key)
+        return phase2_init(key2, on_policy.make_train(first)(key1).state)
+
+    return dataclasses.replace(second, init=init)
