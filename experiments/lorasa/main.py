@@ -92,8 +92,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
             description=name,
             metrics=("win_rate", "episode_return", "eval_return", "eval_won"),
         )
-        # A LoRASA run's steps are phase 2's: its curve starts after the PS phase.
-        offset = run_config.lora.phase1_timesteps if run_config.parameter_sharing == "lora" else 0
+        # A LoRASA run's steps are phase 2's: its curve starts after the PS phase's updates.
+        offset = 0
+        if run_config.parameter_sharing == "lora":
+            batch = trainer.sizes.batch_size
+            offset = (run_config.lora.phase1_timesteps // batch) * batch
         curves["env_steps"] = [s + offset for s in curves["env_steps"]]
         records.append({"run": name, "params": parameter_counts(trainer), **curves})
         (workdir / "results.json").write_text(json.dumps(records, indent=1))
