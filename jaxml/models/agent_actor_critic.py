@@ -2,11 +2,17 @@
 
 ``AgentActorCritic`` maps each agent's actor input ``[..., A, Da]`` and critic input
 ``[..., A, Dc]`` to per-agent logits for one or more categorical heads and a per-agent value
-``[..., A]``. One set of parameters serves every agent (parameter sharing); the trainer makes
-agents' policies differ by appending a one-hot agent id to the inputs
-(``jaxml.rl.mappo.agent_inputs``). The actor and critic are separate MLPs, optionally followed by
-a recurrent cell each (``cell="gru"``: ``nn.GRUCell``; ``"lstm"``: ``nn.OptimizedLSTMCell``),
-as in MAPPO's recurrent policies (Yu et al., arXiv 2103.01955) and the Foraging Games agents
+``[..., A]``. By default one set of parameters serves every agent (parameter sharing); the
+trainer makes agents' policies differ by appending a one-hot agent id to the inputs
+(``jaxml.rl.mappo.agent_inputs``). ``actor_sharing="independent"`` gives each agent its own actor
+(parameters ``[A, ...]`` under ``"actor"``, ``jaxml.models.stacked.agent_vmap``) and ``"lora"``
+the shared actor plus per-agent low-rank adapters (``jaxml.models.lora``; LoRASA, Zhang, Kapoor,
+Sun, arXiv 2502.05573); ``critic_sharing`` does the same for the critic. The shared network's
+parameter names and initial draws do not depend on these options.
+
+The actor and critic are separate MLPs, optionally followed by a recurrent cell each
+(``cell="gru"``: ``nn.GRUCell``; ``"lstm"``: ``nn.OptimizedLSTMCell``), as in MAPPO's recurrent
+policies (Yu et al., arXiv 2103.01955) and the Foraging Games agents
 (an LSTM of 128 units with separate action and message heads; Piriyajitakonkij et al.,
 arXiv 2505.12872).
 

@@ -8,8 +8,17 @@
 
 Environments follow jaxml's multi-agent API: the agent axis comes first in every per-agent
 array (``[A, ...]``; ``[B, A, ...]`` batched), rewards and discounts are ``[A]``, the episode
-ends for all agents at once. Every agent acts with the same actor parameters; a one-hot agent id
-appended to its input (``config.agent_id``) lets the agents' policies differ.
+ends for all agents at once. By default every agent acts with the same actor parameters; a one-hot
+agent id appended to its input (``config.agent_id``) lets the agents' policies differ.
+
+Parameter modes (``config.parameter_sharing``; LoRASA, Zhang, Kapoor, Sun, arXiv 2502.05573;
+docs/lorasa.md): ``"shared"`` (PS), ``"independent"`` (NPS: one actor per agent, parameters
+stacked on the agent axis, ``jaxml.models.stacked``) and ``"lora"`` (the shared backbone plus
+per-agent low-rank adapters, ``jaxml.models.lora``), the critic shared unless
+``config.critic_sharing="independent"``. LoRASA's phase 2 starts from phase-1 parameters
+(``make_trainer(init_params=...)`` or ``config.lora.phase1_checkpoint``), freezes the actor's
+backbone with ``optax.partition`` labels (``parameter_labels``) and continues the update counter;
+``make_two_phase_train`` / ``make_two_phase_trainer`` run both phases.
 
 How an environment advertises what the trainer reads (observation fields by name; the
 observation is a NamedTuple, a chex dataclass or a dict):
@@ -72,6 +81,7 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import TimeStep
 
+from jaxml.envs.wrappers import AsMultiAgent
 from jaxml.models import lora
 from jaxml.models.agent_actor_critic import (
     ACTOR_PREFIXES,
@@ -814,3 +824,27 @@ def make_two_phase_trainer(config: ml_collections.ConfigDict, env: Environment) 
         return phase2_init(key2, on_policy.make_train(first)(key1).state)
 
     return dataclasses.replace(second, init=init)
+
+
+__all__ = [
+    "AsMultiAgent",
+    "Policy",
+    "SequenceBatch",
+    "TrainOutput",
+    "act",
+    "action_layout",
+    "agent_inputs",
+    "default_config",
+    "load_backbone",
+    "load_phase1",
+    "make_parameter_optimizer",
+    "make_policy",
+    "make_train",
+    "make_trainer",
+    "make_two_phase_train",
+    "make_two_phase_trainer",
+    "merged_policy",
+    "parameter_labels",
+    "phase_configs",
+    "unroll",
+]
