@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxml.utils import checks
+from jaxml.utils.partition import path_names
 
 PLACEMENTS = ("all", "last_k", "head")
 ADAPTER_PREFIX = "lora_"  # Adapter leaves are named lora_a, lora_b, lora_w, lora_bias.
@@ -214,13 +215,9 @@ def merge(tree: Any, alpha: float, num_agents: int) -> Any:
 def num_adapter_params(params: Any) -> int:
     """Adapter parameters in a tree (every agent's)."""
     sizes = jax.tree_util.tree_map_with_path(
-        lambda path, x: x.size if is_adapter(tuple(_key(p) for p in path)) else 0, params
+        lambda path, x: x.size if is_adapter(path_names(path)) else 0, params
     )
     return int(sum(jax.tree.leaves(sizes)))
-
-
-def _key(entry: Any) -> str:
-    return str(getattr(entry, "key", getattr(entry, "name", entry)))
 
 
 __all__ = [
