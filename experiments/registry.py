@@ -125,6 +125,23 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="lorasa",
+        module="experiments.lorasa.main",
+        paper="LoRASA: per-agent low-rank adapters on a shared MAPPO policy (2502.05573)",
+        smoke_overrides={
+            "run_names": ("ps_id", "lorasa"),
+            "num_seeds": 1,
+            "total_timesteps": 512,  # 4 updates of 8 envs x 16 steps (LoRASA: 2 PS + 2).
+            "runs.ps_id.num_envs": 8,
+            "runs.ps_id.num_steps": 16,
+            "runs.lorasa.num_envs": 8,
+            "runs.lorasa.num_steps": 16,
+            "num_chunks": 2,
+            "eval_episodes": 2,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

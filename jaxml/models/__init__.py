@@ -49,3 +49,11 @@ __all__ += [
 from jaxml.models.tar2 import TAR2RewardModel as TAR2RewardModel  # noqa: E402
 
 __all__ += ["TAR2RewardModel"]
+
+# Per-agent parameters: agent-stacked networks and low-rank adapters (LoRASA, 2502.05573).
+from jaxml.models import lora as lora  # noqa: E402
+from jaxml.models import stacked as stacked  # noqa: E402
+from jaxml.models.lora import LoRADense as LoRADense  # noqa: E402
+from jaxml.models.lora import LoRAGRUCell as LoRAGRUCell  # noqa: E402
+
+__all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]

@@ -2,11 +2,17 @@
 
 ``AgentActorCritic`` maps each agent's actor input ``[..., A, Da]`` and critic input
 ``[..., A, Dc]`` to per-agent logits for one or more categorical heads and a per-agent value
-``[..., A]``. One set of parameters serves every agent (parameter sharing); the trainer makes
-agents' policies differ by appending a one-hot agent id to the inputs
-(``jaxml.rl.mappo.agent_inputs``). The actor and critic are separate MLPs, optionally followed by
-a recurrent cell each (``cell="gru"``: ``nn.GRUCell``; ``"lstm"``: ``nn.OptimizedLSTMCell``),
-as in MAPPO's recurrent policies (Yu et al., arXiv 2103.01955) and the Foraging Games agents
+``[..., A]``. By default one set of parameters serves every agent (parameter sharing); the
+trainer makes agents' policies differ by appending a one-hot agent id to the inputs
+(``jaxml.rl.mappo.agent_inputs``). ``actor_sharing="independent"`` gives each agent its own actor
+(parameters ``[A, ...]`` under ``"actor"``, ``jaxml.models.stacked.agent_vmap``) and ``"lora"``
+the shared actor plus per-agent low-rank adapters (``jaxml.models.lora``; LoRASA, Zhang, Kapoor,
+Sun, arXiv 2502.05573); ``critic_sharing`` does the same for the critic. The shared network's
+parameter names and initial draws do not depend on these options.
+
+The actor and critic are separate MLPs, optionally followed by a recurrent cell each
+(``cell="gru"``: ``nn.GRUCell``; ``"lstm"``: ``nn.OptimizedLSTMCell``), as in MAPPO's recurrent
+policies (Yu et al., arXiv 2103.01955) and the Foraging Games agents
 (an LSTM of 128 units with separate action and message heads; Piriyajitakonkij et al.,
 arXiv 2505.12872).
 
@@ -28,14 +34,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxml.models.actor_critic import Torso, check_torso, orthogonal_dense
+from jaxml.models.actor_critic import ACTIVATIONS, Torso, check_torso, orthogonal_dense
+from jaxml.models.lora import LoRAConfig, LoRADense, LoRAGRUCell, adapted_layers, check_config
+from jaxml.models.lora import merge as lora_merge
+from jaxml.models.stacked import agent_vmap, broadcast, from_agent_major, to_agent_major
+from jaxml.utils import checks
 
 CELLS = ("none", "gru", "lstm")
 MASKED_LOGIT = -1e9  # exp(MASKED_LOGIT - max) is exactly 0 in float32.
@@ -56,6 +66,118 @@ def initial_carry(cell: str, size: int, batch_shape: tuple[int, ...]) -> Any:
     return {"actor": one, "critic": one}
 
 
+SHARING = ("shared", "independent", "lora")  # The actor's parameter modes.
+CRITIC_SHARING = ("shared", "independent")
+# Top-level parameter names of each network (shared and adapted modes; "independent" nests the
+# same names under "actor" / "critic", each leaf with a leading agent axis [A, ...]).
+ACTOR_PREFIXES = ("actor_torso", "actor_cell", "policy_head_")
+CRITIC_PREFIXES = ("critic_torso", "critic_cell", "value_head")
+
+
+def actor_layers(num_hidden: int, cell: str) -> tuple[str, ...]:
+    """The actor's layers from input to output, as ``jaxml.models.lora`` placements count them:
+    ``Dense_0 ... Dense_{L-1}`` (the torso), ``"cell"`` (every map of the recurrent cell) and
+    ``"head"`` (every policy head)."""
+    names = tuple(f"Dense_{i}" for i in range(num_hidden))
+    return names + (("cell",) if cell != "none" else ()) + ("head",)
+
+
+class _ActorSpec(NamedTuple):
+    head_sizes: tuple[int, ...]
+    head_shapes: tuple[tuple[int, ...], ...]
+    hidden: tuple[int, ...]
+    activation: str
+    cell: str
+    rnn_size: int
+    lora: LoRAConfig | None  # None: no adapters (shared or independent actor).
+    adapted: frozenset[str]  # Names from actor_layers that carry adapters.
+
+    def rank(self, layer: str) -> int:
+        return self.lora.rank if self.lora is not None and layer in self.adapted else 0
+
+
+class _LoRATorso(nn.Module):
+    """``Torso`` (same names ``Dense_i`` and init) whose layers with ``ranks[i] > 0`` are
+    ``LoRADense``."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    ranks: tuple[int, ...]
+    alpha: float
+    agent_bias: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        for i, (width, rank) in enumerate(zip(self.hidden, self.ranks, strict=True)):
+            layer = LoRADense(
+                width, rank, self.alpha, self.agent_bias,
+                kernel_init=nn.initializers.orthogonal(math.sqrt(2.0)),
+                bias_init=nn.initializers.zeros, name=f"Dense_{i}",
+            )  # fmt: skip
+            x = act(layer(x))
+        return x
+
+
+def _actor_forward(spec: _ActorSpec, carry: Any, x: jax.Array):
+    """The actor inside the calling module's scope: ``(carry, logits per head)``."""
+    lora = spec.lora
+    if lora is None:
+        x = Torso(spec.hidden, spec.activation, name="actor_torso")(x)
+    else:
+        ranks = tuple(spec.rank(f"Dense_{i}") for i in range(len(spec.hidden)))
+        x = _LoRATorso(spec.hidden, spec.activation, ranks, lora.alpha, lora.bias,
+                       name="actor_torso")(x)  # fmt: skip
+    if spec.cell != "none":
+        if spec.rank("cell"):
+            cell = LoRAGRUCell(spec.rnn_size, lora.rank, lora.alpha, lora.bias, name="actor_cell")
+        else:
+            cell = _cell(spec.cell, spec.rnn_size, "actor_cell")
+        carry, x = cell(carry, x)
+    logits = []
+    for i, (n, shape) in enumerate(zip(spec.head_sizes, spec.head_shapes, strict=True)):
+        width = n * math.prod(shape)
+        if spec.rank("head"):
+            head = LoRADense(
+                width, lora.rank, lora.alpha, lora.bias,
+                kernel_init=nn.initializers.orthogonal(0.01),
+                bias_init=nn.initializers.zeros, name=f"policy_head_{i}",
+            )  # fmt: skip
+        else:
+            head = orthogonal_dense(width, 0.01, name=f"policy_head_{i}")
+        out = head(x)
+        logits.append(jnp.reshape(out, out.shape[:-1] + tuple(shape) + (n,)))
+    return carry, tuple(logits)
+
+
+def _critic_forward(spec: _ActorSpec, carry: Any, v: jax.Array):
+    """The critic inside the calling module's scope: ``(carry, value)``."""
+    v = Torso(spec.hidden, spec.activation, name="critic_torso")(v)
+    if spec.cell != "none":
+        carry, v = _cell(spec.cell, spec.rnn_size, "critic_cell")(carry, v)
+    return carry, orthogonal_dense(1, 1.0, name="value_head")(v)[..., 0]
+
+
+class _Actor(nn.Module):
+    """One agent's actor (for ``stacked.agent_vmap``)."""
+
+    spec: _ActorSpec
+
+    @nn.compact
+    def __call__(self, carry, x):
+        return _actor_forward(self.spec, carry, x)
+
+
+class _Critic(nn.Module):
+    """One agent's critic (for ``stacked.agent_vmap``)."""
+
+    spec: _ActorSpec
+
+    @nn.compact
+    def __call__(self, carry, v):
+        return _critic_forward(self.spec, carry, v)
+
+
 class AgentActorCritic(nn.Module):
     """Per-agent categorical heads and values from actor and critic inputs.
 
@@ -67,6 +189,13 @@ class AgentActorCritic(nn.Module):
       activation: a name in ``ACTIVATIONS``.
       cell: ``"none"``, ``"gru"`` or ``"lstm"`` (a cell after each MLP).
       rnn_size: the cell's width ``H``.
+      actor_sharing: ``"shared"`` (one actor for every agent, PS), ``"independent"`` (one actor
+        per agent, NPS: ``stacked.agent_vmap``, parameters under ``"actor"`` with a leading
+        agent axis) or ``"lora"`` (the shared actor plus per-agent adapters, LoRASA: Zhang,
+        Kapoor, Sun, arXiv 2502.05573; ``jaxml.models.lora``).
+      critic_sharing: ``"shared"`` or ``"independent"`` (under ``"critic"``, stacked).
+      identical_init: independent networks start from one draw shared by every agent.
+      lora: the adapters' rank, scale, placement and bias (``actor_sharing="lora"`` only).
 
     ``__call__(carry, actor_in [..., A, Da], critic_in [..., A, Dc])
     -> (carry, logits (tuple of [..., A, *S_h, n_h]), value [..., A])``.
@@ -78,21 +207,48 @@ class AgentActorCritic(nn.Module):
     activation: str = "tanh"
     cell: str = "none"
     rnn_size: int = 128
+    actor_sharing: str = "shared"
+    critic_sharing: str = "shared"
+    identical_init: bool = False
+    lora: LoRAConfig = LoRAConfig()
+
+    def spec(self) -> _ActorSpec:
+        adapted = frozenset()
+        if self.actor_sharing == "lora":
+            adapted = adapted_layers(self.lora, actor_layers(len(self.hidden), self.cell))
+        return _ActorSpec(
+            tuple(self.head_sizes), tuple(self.head_shapes), tuple(self.hidden),
+            self.activation, self.cell, self.rnn_size,
+            self.lora if self.actor_sharing == "lora" else None, adapted,
+        )  # fmt: skip
 
     @nn.compact
     def __call__(self, carry: Any, actor_in: jax.Array, critic_in: jax.Array):
-        x = Torso(tuple(self.hidden), self.activation, name="actor_torso")(actor_in)
-        v = Torso(tuple(self.hidden), self.activation, name="critic_torso")(critic_in)
-        if self.cell != "none":
-            actor_carry, x = _cell(self.cell, self.rnn_size, "actor_cell")(carry["actor"], x)
-            critic_carry, v = _cell(self.cell, self.rnn_size, "critic_cell")(carry["critic"], v)
+        spec = self.spec()
+        batch_axes = actor_in.ndim - 2  # The agent axis's position.
+        actor_carry = None if carry is None else carry["actor"]
+        critic_carry = None if carry is None else carry["critic"]
+        if self.actor_sharing == "independent":
+            actor = agent_vmap(_Actor, identical_init=self.identical_init)(spec, name="actor")
+            actor_carry, logits = actor(
+                to_agent_major(actor_carry, -2), to_agent_major(actor_in, -2)
+            )
+            actor_carry = from_agent_major(actor_carry, -2)
+            logits = tuple(jnp.moveaxis(lg, 0, batch_axes) for lg in logits)
+        else:
+            actor_carry, logits = _actor_forward(spec, actor_carry, actor_in)
+        if self.critic_sharing == "independent":
+            critic = agent_vmap(_Critic, identical_init=self.identical_init)(spec, name="critic")
+            critic_carry, value = critic(
+                to_agent_major(critic_carry, -2), to_agent_major(critic_in, -2)
+            )
+            critic_carry = from_agent_major(critic_carry, -2)
+            value = jnp.moveaxis(value, 0, batch_axes)
+        else:
+            critic_carry, value = _critic_forward(spec, critic_carry, critic_in)
+        if carry is not None:
             carry = {"actor": actor_carry, "critic": critic_carry}
-        logits = []
-        for i, (n, shape) in enumerate(zip(self.head_sizes, self.head_shapes, strict=True)):
-            out = orthogonal_dense(n * math.prod(shape), 0.01, name=f"policy_head_{i}")(x)
-            logits.append(jnp.reshape(out, out.shape[:-1] + tuple(shape) + (n,)))
-        value = orthogonal_dense(1, 1.0, name="value_head")(v)[..., 0]
-        return carry, tuple(logits), value
+        return carry, logits, value
 
 
 def make_agent_actor_critic(
@@ -102,13 +258,31 @@ def make_agent_actor_critic(
     activation: str = "tanh",
     cell: str = "none",
     rnn_size: int = 128,
+    *,
+    actor_sharing: str = "shared",
+    critic_sharing: str = "shared",
+    identical_init: bool = False,
+    lora: LoRAConfig | None = None,
 ) -> AgentActorCritic:
-    """An ``AgentActorCritic`` after checking its arguments (``ValueError`` names the bad one)."""
+    """An ``AgentActorCritic`` after checking its arguments (``ValueError`` names the bad one:
+    ``parameter_sharing`` for ``actor_sharing``, ``lora.<field>`` for the adapters)."""
     hidden = check_torso(hidden, activation)
     if cell not in CELLS:
         raise ValueError(f"recurrent: got {cell!r}; accepted: {CELLS}")
     if int(rnn_size) <= 0:
         raise ValueError(f"rnn_size: expected a positive integer, got {rnn_size!r}")
+    checks.choice(actor_sharing, "parameter_sharing", SHARING)
+    checks.choice(critic_sharing, "critic_sharing", CRITIC_SHARING)
+    checks.expect(identical_init in (True, False), "identical_init", "a bool", identical_init)
+    lora = LoRAConfig() if lora is None else lora
+    if actor_sharing == "lora":
+        layers = actor_layers(len(hidden), cell)
+        lora = check_config(lora, len(layers))
+        if cell == "lstm" and "cell" in adapted_layers(lora, layers):
+            raise ValueError(
+                f"lora.placement: {lora.placement!r} adapts the recurrent cell, which is "
+                "implemented for recurrent='gru' only; use 'head' or 'last_k' short of the cell"
+            )
     return AgentActorCritic(
         tuple(int(n) for n in head_sizes),
         tuple(tuple(int(s) for s in shape) for shape in head_shapes),
@@ -116,7 +290,49 @@ def make_agent_actor_critic(
         activation,
         cell,
         int(rnn_size),
+        actor_sharing,
+        critic_sharing,
+        bool(identical_init),
+        lora,
     )
+
+
+def _split(params: Any) -> tuple[dict, dict, dict]:
+    """``params["params"]`` as (actor subtrees, critic subtrees, anything else)."""
+    inner = dict(params["params"])
+    actor = {k: v for k, v in inner.items() if k.startswith(ACTOR_PREFIXES)}
+    critic = {k: v for k, v in inner.items() if k.startswith(CRITIC_PREFIXES)}
+    rest = {k: v for k, v in inner.items() if k not in actor and k not in critic}
+    return actor, critic, rest
+
+
+def independent_from_shared(
+    params: Any, num_agents: int, *, actor: bool = True, critic: bool = False
+) -> Any:
+    """Shared-network parameters as the ``"independent"`` network's: every agent starts from
+    the shared weights (``stacked.broadcast`` under ``"actor"`` / ``"critic"``), so the
+    independent network computes exactly what the shared one does."""
+    actor_tree, critic_tree, rest = _split(params)
+    inner = dict(rest)
+    inner.update({"actor": broadcast(actor_tree, num_agents)} if actor else actor_tree)
+    inner.update({"critic": broadcast(critic_tree, num_agents)} if critic else critic_tree)
+    return {**params, "params": inner}
+
+
+def merge_lora(model: AgentActorCritic, params: Any, num_agents: int) -> tuple[Any, Any]:
+    """``(independent model, its parameters)`` with a LoRA actor's adapters merged into
+    per-agent weights ``W0 + (α/r) B_i A_i`` (``lora.merge``): the weights the authors cache for
+    evaluation. The independent network computes what the adapted one does."""
+    if model.actor_sharing != "lora":
+        raise ValueError(f"model.actor_sharing: expected 'lora', got {model.actor_sharing!r}")
+    actor_tree, critic_tree, rest = _split(params)
+    inner = {**rest, **critic_tree, "actor": lora_merge(actor_tree, model.lora.alpha, num_agents)}
+    return model.clone(actor_sharing="independent"), {**params, "params": inner}
+
+
+def count_params(params: Any) -> int:
+    """Number of scalars in a parameter tree."""
+    return int(sum(x.size for x in jax.tree.leaves(params)))
 
 
 def mask_logits(logits: jax.Array, mask: jax.Array | None) -> jax.Array:

@@ -8,8 +8,17 @@
 
 Environments follow jaxml's multi-agent API: the agent axis comes first in every per-agent
 array (``[A, ...]``; ``[B, A, ...]`` batched), rewards and discounts are ``[A]``, the episode
-ends for all agents at once. Every agent acts with the same actor parameters; a one-hot agent id
-appended to its input (``config.agent_id``) lets the agents' policies differ.
+ends for all agents at once. By default every agent acts with the same actor parameters; a one-hot
+agent id appended to its input (``config.agent_id``) lets the agents' policies differ.
+
+Parameter modes (``config.parameter_sharing``; LoRASA, Zhang, Kapoor, Sun, arXiv 2502.05573;
+docs/lorasa.md): ``"shared"`` (PS), ``"independent"`` (NPS: one actor per agent, parameters
+stacked on the agent axis, ``jaxml.models.stacked``) and ``"lora"`` (the shared backbone plus
+per-agent low-rank adapters, ``jaxml.models.lora``), the critic shared unless
+``config.critic_sharing="independent"``. LoRASA's phase 2 starts from phase-1 parameters
+(``make_trainer(init_params=...)`` or ``config.lora.phase1_checkpoint``), freezes the actor's
+backbone with ``optax.partition`` labels (``parameter_labels``) and continues the update counter;
+``make_two_phase_train`` / ``make_two_phase_trainer`` run both phases.
 
 How an environment advertises what the trainer reads (observation fields by name; the
 observation is a NamedTuple, a chex dataclass or a dict):
@@ -59,28 +68,41 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
+import orbax.checkpoint as ocp
 from jumanji import specs
 from jumanji.env import Environment
 from jumanji.types import TimeStep
 
 from jaxml.envs.wrappers import AsMultiAgent
+from jaxml.models import lora
 from jaxml.models.agent_actor_critic import (
+    ACTOR_PREFIXES,
+    CRITIC_PREFIXES,
+    CRITIC_SHARING,
+    SHARING,
     AgentActorCritic,
     factorised_policy,
     initial_carry,
     make_agent_actor_critic,
     mask_logits,
+    merge_lora,
 )
 from jaxml.rl import on_policy, ppo
 from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state
 from jaxml.rl.losses import normalize, ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput, TrainState
+from jaxml.utils import checks
+from jaxml.utils.checkpoint import CHECKPOINT_DIR
+from jaxml.utils.partition import partition_labels, path_names
+from jaxml.utils.trainer import scan_steps
 
 CRITICS = ("centralised", "decentralised")
 RECURRENT = ("none", "gru", "lstm")
@@ -114,6 +136,31 @@ def default_config(algorithm: str = "mappo") -> ml_collections.ConfigDict:
     config.recurrent = "none"
     config.rnn_size = 128
     config.agent_id = True
+    # Parameter modes (LoRASA, Zhang, Kapoor, Sun, arXiv 2502.05573): "shared" (PS, one actor for
+    # every agent), "independent" (NPS, one actor per agent, stacked on the agent axis) or "lora"
+    # (PS + per-agent low-rank adapters). The critic is shared unless critic_sharing says so.
+    config.parameter_sharing = "shared"
+    config.critic_sharing = "shared"  # Or "independent".
+    config.identical_init = False  # Independent networks start from one draw (NPS == PS at 0).
+    config.lora = ml_collections.ConfigDict(
+        {
+            "rank": 8,  # r; r >= min(in, out) gives a full-rank ΔW.
+            "alpha": 8.0,  # ΔW = (α / r) B A; the authors' scripts: α = r = 8.
+            "placement": "all",  # "all" actor layers, the "last_k" layers, or the "head".
+            "last_k": 1,
+            "bias": False,  # A per-agent bias b_i.
+            # Phase 2 trains the adapters and the critic; the actor's backbone W0 is frozen
+            # unless train_backbone (co-training). A frozen backbone needs phase-1 weights:
+            # make_trainer(init_params=...) or a phase-1 run's workdir here (its latest
+            # checkpoint, member phase1_member of its vmapped seeds).
+            "train_backbone": False,
+            "train_critic": True,
+            "phase1_checkpoint": ml_collections.config_dict.placeholder(str),
+            "phase1_member": 0,
+            # make_two_phase_train: environment steps of the PS phase within total_timesteps.
+            "phase1_timesteps": 0,
+        }
+    )
     return config
 
 
@@ -447,10 +494,44 @@ def win_metrics(batch: Batch | SequenceBatch) -> Metrics:
     return {"win_rate": wins / jnp.maximum(ended, 1.0)}
 
 
+def _flat(tree: Any) -> dict[tuple[str, ...], Any]:
+    return {path_names(p): x for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def load_backbone(params: Any, source: Any) -> Any:
+    """``params`` with every non-adapter leaf taken from ``source`` (phase-1 parameters of the
+    same network without adapters, e.g. a shared-parameter run's): LoRASA's phase 2 start.
+
+    Raises:
+      ValueError: ``init_params`` lacks a leaf of the backbone or has another shape.
+    """
+    flat = _flat(source)
+
+    def take(path, x):
+        names = path_names(path)
+        if lora.is_adapter(names):
+            return x
+        if names not in flat:
+            raise ValueError(f"init_params: no leaf {'/'.join(names)} for the backbone")
+        if jnp.shape(flat[names]) != x.shape:
+            raise ValueError(
+                f"init_params: {'/'.join(names)} has shape {jnp.shape(flat[names])}, "
+                f"expected {x.shape}"
+            )
+        return jnp.asarray(flat[names], x.dtype)
+
+    return jax.tree_util.tree_map_with_path(take, params)
+
+
 def init_state(
-    key: jax.Array, *, env: Environment, policy: Policy, optimizer, config
+    key: jax.Array, *, env: Environment, policy: Policy, optimizer, config, init_params=None
 ) -> TrainState:
-    """Initial parameters, optimizer state, ``num_envs`` reset environments and zero states."""
+    """Initial parameters, optimizer state, ``num_envs`` reset environments and zero states.
+
+    ``init_params`` (phase 2 of LoRASA): phase-1 parameters, or a phase-1 ``TrainState`` whose
+    environments, recurrent states and update counter the run continues; the backbone is
+    loaded from them (``load_backbone``), the adapters start at ΔW = 0, the optimizer afresh.
+    """
     key_params, key_env, key_next = jax.random.split(key, 3)
     num_agents = policy.layout.num_agents
     example = env.observation_spec.generate_value()
@@ -461,12 +542,19 @@ def init_state(
     params = policy.model.init(key_params, carry, actor_in, critic_in)
     rollout_state = reset(env, key_env, config.num_envs, **on_policy.normalization_kwargs(config))
     carry = initial_carry(config.recurrent, config.rnn_size, (config.num_envs, num_agents))
+    rollout_state = rollout_state._replace(policy_state=carry)
+    update = jnp.zeros((), jnp.int32)
+    if isinstance(init_params, TrainState):
+        params = load_backbone(params, init_params.params)
+        rollout_state, update = init_params.rollout, init_params.update
+    elif init_params is not None:
+        params = load_backbone(params, init_params)
     return TrainState(
         params=params,
         opt_state=optimizer.init(params),
-        rollout=rollout_state._replace(policy_state=carry),
+        rollout=rollout_state,
         key=key_next,
-        update=jnp.zeros((), jnp.int32),
+        update=update,
     )
 
 
@@ -485,7 +573,22 @@ def _check(config: ml_collections.ConfigDict) -> None:
     on_policy.positive_int_field(config, "rnn_size")
     if config.agent_id not in (True, False):
         raise ValueError(f"config.agent_id: expected a bool, got {config.agent_id!r}")
+    checks.choice(config.get("parameter_sharing", "shared"), "config.parameter_sharing", SHARING)
+    checks.choice(config.get("critic_sharing", "shared"), "config.critic_sharing", CRITIC_SHARING)
+    if config.get("parameter_sharing", "shared") == "lora":
+        on_policy.require_fields(config, ("lora",), "mappo")
+        for field in ("train_backbone", "train_critic"):
+            value = config.lora.get(field)
+            checks.expect(value in (True, False), f"config.lora.{field}", "a bool", value)
     ppo._check(config)
+
+
+def lora_config(config: ml_collections.ConfigDict) -> lora.LoRAConfig:
+    """The adapters' settings from ``config.lora`` (checked when the network is built)."""
+    if "lora" not in config:
+        return lora.LoRAConfig()
+    c = config.lora
+    return lora.LoRAConfig(c.rank, c.alpha, c.placement, c.last_k, c.bias)
 
 
 def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
@@ -499,6 +602,10 @@ def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
             activation=config.activation,
             cell=config.recurrent,
             rnn_size=config.rnn_size,
+            actor_sharing=config.get("parameter_sharing", "shared"),
+            critic_sharing=config.get("critic_sharing", "shared"),
+            identical_init=config.get("identical_init", False),
+            lora=lora_config(config),
         )
     except ValueError as error:
         raise ValueError(f"config.{error}") from error
@@ -514,8 +621,68 @@ def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
     return Policy(model, layout, config.critic == "centralised", bool(config.agent_id))
 
 
-def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
+def parameter_labels(params: Any, config: ml_collections.ConfigDict) -> Any:
+    """``"trained"`` / ``"frozen"`` for each leaf (``optax.partition`` labels).
+
+    With adapters (``parameter_sharing="lora"``) the actor's backbone is frozen unless
+    ``config.lora.train_backbone``, and the critic unless ``config.lora.train_critic``; every
+    other mode trains everything.
+    """
+    frozen: tuple[str, ...] = ()
+    if config.get("parameter_sharing", "shared") == "lora":
+        frozen += () if config.lora.train_backbone else ACTOR_PREFIXES
+        frozen += () if config.lora.train_critic else CRITIC_PREFIXES
+
+    def is_frozen(path: tuple[str, ...]) -> bool:
+        # Prefixes, not whole names: the policy heads are policy_head_0, policy_head_1, ...
+        in_frozen = len(path) > 1 and path[0] == "params" and path[1].startswith(frozen)
+        return bool(frozen) and in_frozen and not lora.is_adapter(path)
+
+    return partition_labels(params, {"frozen": is_frozen}, default="trained")
+
+
+def make_parameter_optimizer(
+    config: ml_collections.ConfigDict, sizes: on_policy.Sizes
+) -> optax.GradientTransformation:
+    """``on_policy.make_optimizer``; with frozen groups (``parameter_labels``) it steps only the
+    trained leaves (``optax.partition`` with ``optax.set_to_zero`` for the frozen ones: they do
+    not move, bitwise, and hold no optimizer state)."""
+    base = on_policy.make_optimizer(config, sizes)
+    if config.get("parameter_sharing", "shared") != "lora":
+        return base
+    return optax.partition(
+        {"trained": base, "frozen": optax.set_to_zero()},
+        functools.partial(parameter_labels, config=config),
+    )
+
+
+def load_phase1(path: str, member: int = 0) -> Any:
+    """The phase-1 parameters of member ``member`` from the latest checkpoint in ``path`` (a
+    ``run_trainer`` workdir: its carry is the seeds' vmapped ``TrainState``).
+
+    Raises:
+      ValueError: naming ``config.lora.phase1_checkpoint`` when it holds no checkpoint.
+    """
+    # Restored without a target: the saved tree as dicts (a TrainState's fields by name), so
+    # the phase-1 run's optimizer and rollout structure need not be rebuilt here.
+    manager = ocp.CheckpointManager(Path(path).absolute() / CHECKPOINT_DIR)
+    try:
+        step = manager.latest_step()
+        if step is None:
+            raise ValueError(f"config.lora.phase1_checkpoint: no checkpoint in {path!r}")
+        carry = manager.restore(step, args=ocp.args.StandardRestore())["carry"]
+    finally:
+        manager.close()
+    return jax.tree.map(lambda x: jnp.asarray(x)[member], carry["params"])
+
+
+def make_trainer(
+    config: ml_collections.ConfigDict, env: Environment, *, init_params: Any = None
+) -> OnPolicyTrainer:
     """IPPO's or MAPPO's ``init(key)`` and ``step(state)`` for the multi-agent ``env``.
+
+    ``init_params``: LoRASA's phase-1 parameters or ``TrainState`` (see ``init_state``); else
+    ``config.lora.phase1_checkpoint`` names a phase-1 run to load (``parameter_sharing="lora"``).
 
     Raises:
       ValueError: naming the config field (or the env's spec) that does not fit.
@@ -529,7 +696,17 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
             f"{config.num_envs} (recurrent policies minibatch over environments)"
         )
     policy = make_policy(config, env)
-    optimizer = on_policy.make_optimizer(config, sizes)
+    optimizer = make_parameter_optimizer(config, sizes)
+    if policy.model.actor_sharing == "lora" and init_params is None:
+        path = config.lora.get("phase1_checkpoint")
+        if path:
+            init_params = load_phase1(path, int(config.lora.phase1_member))
+        elif not config.lora.train_backbone:
+            raise ValueError(
+                "config.lora.phase1_checkpoint: required (or make_trainer(init_params=...)) "
+                "when config.lora.train_backbone is False: the frozen backbone comes from a "
+                "phase-1 shared-parameter run"
+            )
     env = auto_reset(env)
     loss = sequence_objective if recurrent else objective
     update_fn = functools.partial(
@@ -538,7 +715,14 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         optimizer=optimizer,
         sizes=sizes,
     )
-    init = functools.partial(init_state, env=env, policy=policy, optimizer=optimizer, config=config)
+    init = functools.partial(
+        init_state,
+        env=env,
+        policy=policy,
+        optimizer=optimizer,
+        config=config,
+        init_params=init_params,
+    )
     collect_fn = functools.partial(
         collect, env=env, policy=policy, config=config, extras_fn=outcome_fn(env)
     )
@@ -566,6 +750,82 @@ def make_train(config: ml_collections.ConfigDict, env: Environment):
     return on_policy.make_train(make_trainer(config, env))
 
 
+def merged_policy(policy: Policy, params: Any) -> tuple[Policy, Any]:
+    """A LoRA policy as the independent policy with merged per-agent weights
+    ``W0 + (α/r) B_i A_i`` (``agent_actor_critic.merge_lora``): same actions, no adapter
+    arithmetic at evaluation (``jaxml.rl.evaluate(*merged_policy(policy, params), ...)``)."""
+    model, merged = merge_lora(policy.model, params, policy.layout.num_agents)
+    return policy._replace(model=model), merged
+
+
+def phase_configs(
+    config: ml_collections.ConfigDict,
+) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
+    """LoRASA's two phases of ``config``: PS for ``lora.phase1_timesteps`` environment steps,
+    then the adapters for the rest of ``total_timesteps`` (each phase anneals its own rate).
+
+    Raises:
+      ValueError: naming ``config.lora.phase1_timesteps`` when it leaves no room for a phase.
+    """
+    total, first = int(config.total_timesteps), config.lora.phase1_timesteps
+    checks.positive_int(first, "config.lora.phase1_timesteps")
+    checks.expect(first < total, "config.lora.phase1_timesteps", f"< total_timesteps ({total})",
+                  first)  # fmt: skip
+    phase1 = config.copy_and_resolve_references()
+    phase1.update(parameter_sharing="shared", total_timesteps=first)
+    phase2 = config.copy_and_resolve_references()
+    phase2.update(parameter_sharing="lora", total_timesteps=total - first)
+    return phase1, phase2
+
+
+def _two_phase(config: ml_collections.ConfigDict, env: Environment):
+    """Phase 1's trainer, phase 2's, and ``phase2_init(key, phase1_state)``."""
+    phase1, phase2 = phase_configs(config)
+    first = make_trainer(phase1, env)
+    # Phase 2's step does not depend on its start; init_params here only passes the checks
+    # (a trainer is built outside jit: environment specs are not traceable).
+    placeholder = jax.eval_shape(first.init, jax.random.PRNGKey(0))
+    second = make_trainer(phase2, env, init_params=placeholder)
+
+    def phase2_init(key: jax.Array, phase1_state: TrainState) -> TrainState:
+        return init_state(
+            key, env=second.env, policy=second.model, optimizer=second.optimizer,
+            config=phase2, init_params=phase1_state,
+        )  # fmt: skip
+
+    return first, second, phase2_init
+
+
+def make_two_phase_train(config: ml_collections.ConfigDict, env: Environment):
+    """LoRASA's schedule as one pure ``train(key) -> TrainOutput``: phase 1 trains the shared
+    policy, phase 2 continues its environments and update counter with per-agent adapters on
+    the frozen (or, with ``lora.train_backbone``, co-trained) backbone. Metrics ``[U1 + U2]``
+    (``env_steps`` runs on across the switch); the state is phase 2's."""
+    first, second, phase2_init = _two_phase(config, env)
+
+    def train(key: jax.Array) -> TrainOutput:
+        key1, key2 = jax.random.split(key)
+        out1 = on_policy.make_train(first)(key1)
+        out2 = scan_steps(second, phase2_init(key2, out1.state), second.num_steps)
+        metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out1.metrics, out2.metrics)
+        return TrainOutput(out2.state, metrics)
+
+    return train
+
+
+def make_two_phase_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
+    """Phase 2 of LoRASA as a ``Trainer`` whose ``init(key)`` runs all of phase 1 (one scan):
+    ``run_trainer`` then chunks, checkpoints and evaluates the adapter phase like any run. Its
+    steps are phase 2's (the state's update counter starts at phase 1's end)."""
+    first, second, phase2_init = _two_phase(config, env)
+
+    def init(key: jax.Array) -> TrainState:
+        key1, key2 = jax.random.split(key)
+        return phase2_init(key2, on_policy.make_train(first)(key1).state)
+
+    return dataclasses.replace(second, init=init)
+
+
 __all__ = [
     "AsMultiAgent",
     "Policy",
@@ -575,8 +835,16 @@ __all__ = [
     "action_layout",
     "agent_inputs",
     "default_config",
+    "load_backbone",
+    "load_phase1",
+    "make_parameter_optimizer",
     "make_policy",
     "make_train",
     "make_trainer",
+    "make_two_phase_train",
+    "make_two_phase_trainer",
+    "merged_policy",
+    "parameter_labels",
+    "phase_configs",
     "unroll",
 ]

@@ -1,0 +1,88 @@
+"""LoRASA (Zhang, Kapoor, Sun, arXiv 2502.05573) on SMAX: shared parameters (PS, with and without
+the one-hot agent id), one network per agent (NPS) and PS + per-agent LoRA adapters (LoRASA,
+two-phase: PS, then adapters on the frozen backbone), with IPPO (``jaxml.rl.mappo``).
+
+  python -m experiments.lorasa.main --preset=quick --workdir=results/quick/lorasa
+      # SMAX 3m, 120k env steps per run (LoRASA: 60k PS + 60k adapters), 2 vmapped seeds,
+      # four runs. A few minutes on 2 CPU cores (README: the measured time and figures).
+  python -m experiments.lorasa.main --preset=full
+      # SMAX 3s5z (the paper's map), 1e7 steps, 5 seeds, plus the rank (1, 4, 8, 16),
+      # placement (head, last 2) and switch-time (25%, 75%) ablations. For an accelerator; not run.
+
+Every run trains ``config.runs.<run>`` (a ``mappo.default_config("ippo")`` with the run's
+``parameter_sharing``, ``agent_id`` and ``lora.*``); override any field,
+``--config.runs.lorasa.lora.rank=4``. ``run_names`` picks the runs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import ml_collections
+
+from jaxml.rl import mappo
+from jaxml.utils.config import base_config, check_preset
+
+
+class Run(NamedTuple):
+    label: str  # For plots and tables.
+    parameter_sharing: str  # mappo's config.parameter_sharing.
+    agent_id: bool
+    lora: dict  # Overrides of config.lora (rank, placement, ...).
+    switch: float = 0.5  # LoRASA: share of total_timesteps trained as PS before the adapters.
+
+
+RUNS = {
+    "ps": Run("PS", "shared", False, {}),
+    "ps_id": Run("PS+id", "shared", True, {}),
+    "nps": Run("NPS", "independent", False, {}),
+    "lorasa": Run("LoRASA r=8", "lora", True, {}),
+    "lorasa_r1": Run("LoRASA r=1", "lora", True, {"rank": 1, "alpha": 1.0}),
+    "lorasa_r4": Run("LoRASA r=4", "lora", True, {"rank": 4, "alpha": 4.0}),
+    "lorasa_r16": Run("LoRASA r=16", "lora", True, {"rank": 16, "alpha": 16.0}),
+    "lorasa_head": Run("LoRASA head only", "lora", True, {"placement": "head"}),
+    "lorasa_last2": Run("LoRASA last 2", "lora", True, {"placement": "last_k", "last_k": 2}),
+    "lorasa_switch25": Run("LoRASA switch 25%", "lora", True, {}, 0.25),
+    "lorasa_switch75": Run("LoRASA switch 75%", "lora", True, {}, 0.75),
+}
+
+
+def run_config(run: Run, total_timesteps) -> ml_collections.ConfigDict:
+    """IPPO at ``experiments.marl``'s SMAX settings (64 envs x 64 steps, 4 x 4 minibatches, lr
+    5e-4, ReLU 64-64, entropy 0.01) in the run's parameter mode; LoRASA at the authors' r = α = 8
+    on every actor layer, backbone frozen in phase 2, the critic trained throughout."""
+    config = mappo.default_config("ippo")
+    config.update(num_envs=64, num_steps=64, total_timesteps=total_timesteps)
+    config.eval_max_steps = 128  # SMAX's limit: 100 steps.
+    config.parameter_sharing = run.parameter_sharing
+    config.agent_id = run.agent_id
+    config.lora.update(run.lora)
+    # lora.phase1_timesteps 0: the launcher sets it to the run's switch share of its budget.
+    return config
+
+
+def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
+    check_preset(preset)
+    config = base_config()
+    config.scenario = "3m"
+    config.run_names = ("ps", "ps_id", "nps", "lorasa")
+    config.num_seeds = 2
+    # Per run and seed (LoRASA: both phases together); every run's total_timesteps refers to it.
+    config.total_timesteps = ml_collections.FieldReference(120_000)
+    config.num_chunks = 4
+    config.checkpoint_every_chunks = 4
+    # Fresh episodes per seed for the final policy (argmax actions); every run refers to it.
+    config.eval_episodes = ml_collections.FieldReference(32)
+    config.tensorboard = False
+    if preset == "full":
+        config.scenario = "3s5z"
+        config.run_names = tuple(RUNS)
+        config.num_seeds = 5
+        config.total_timesteps = 10_000_000
+        config.num_chunks = 50
+    config.runs = ml_collections.ConfigDict(
+        {name: run_config(run, config.get_ref("total_timesteps")) for name, run in RUNS.items()}
+    )
+    for name in RUNS:
+        config.runs[name].eval_episodes = config.get_ref("eval_episodes")
+    return config

@@ -1,0 +1,28 @@
+"""The LoRASA launcher's configs: both presets validate, the switch point is filled in, and a
+bad run or LoRA field is a one-line ConfigError naming the flag (the run itself is the registry's
+smoke test)."""
+
+import pytest
+
+from experiments.lorasa import config as lorasa_config
+from experiments.lorasa import main
+from jaxml.utils.cli import build_config
+from jaxml.utils.config import ConfigError
+
+
+def test_switch_point_is_the_runs_share_of_its_budget():
+    config = build_config(lorasa_config.get_config, "quick", {"total_timesteps": 40_000})
+    run = main.trainer_config(config, "lorasa_switch25")
+    assert run.total_timesteps == 40_000 and run.lora.phase1_timesteps == 10_000
+    assert main.trainer_config(config, "lorasa").lora.phase1_timesteps == 20_000
+    assert main.trainer_config(config, "nps").parameter_sharing == "independent"
+    assert config.runs.nps.eval_episodes == config.eval_episodes
+
+
+def test_bad_fields_name_the_flag():
+    config = build_config(lorasa_config.get_config, "quick", {"runs.lorasa.lora.rank": 0})
+    with pytest.raises(ConfigError, match=r"--config\.runs\.lorasa: config\.lora\.rank"):
+        main.validate(config)
+    config = build_config(lorasa_config.get_config, "quick", {"run_names": ("ps", "qmix")})
+    with pytest.raises(ConfigError, match="run_names"):
+        main.validate(config)
