@@ -81,3 +81,10 @@ __all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]
 from jaxml.rl._evaluate import evaluate, policy_mode  # noqa: E402
 
 __all__ += ["evaluate", "policy_mode"]
+
+# Off-policy trainers (a flashbax replay buffer in the state): soft actor-critic and double DQN;
+# rl.names("off_policy") lists them.
+from jaxml.rl import dqn, sac  # noqa: E402
+from jaxml.rl._replay import OffPolicyTrainer  # noqa: E402
+
+__all__ += ["OffPolicyTrainer", "dqn", "sac"]
