@@ -126,15 +126,16 @@ def make_evaluate(model: Any, env: Any, config: ml_collections.ConfigDict, param
     return evaluate
 
 
-def check_common(config: ml_collections.ConfigDict, module: str) -> dict[str, int]:
-    """Checks the fields SAC and DQN share; returns the derived integer sizes.
+def check_common(
+    config: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict, module: str
+) -> dict[str, int]:
+    """Checks that ``config`` has every field of ``defaults`` and the fields SAC and DQN share;
+    returns the derived integer sizes.
 
     Raises:
       ValueError: naming the missing or out-of-range ``config.<field>``.
     """
-    fields = ("num_envs", "total_timesteps", "buffer_size", "batch_size", "learning_starts",
-              "updates_per_step", "gamma", "tau", "eval_episodes", "eval_max_steps")  # fmt: skip
-    for field in fields:
+    for field in defaults:
         if field not in config:
             raise ValueError(f"config.{field}: missing; start from {module}.default_config()")
     sizes = {

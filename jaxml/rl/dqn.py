@@ -152,7 +152,7 @@ def td_loss(errors: jax.Array, loss: str, huber_delta: float) -> jax.Array:
 
 
 def _check(config: ml_collections.ConfigDict, env: Environment) -> dict[str, int]:
-    sizes = _replay.check_common(config, "jaxml.rl.dqn")
+    sizes = _replay.check_common(config, default_config(), "jaxml.rl.dqn")
     if not isinstance(env.action_spec, specs.DiscreteArray):
         raise ValueError(checks.message("env.action_spec", "a DiscreteArray", env.action_spec))
     checks.positive(config.learning_rate, "config.learning_rate")

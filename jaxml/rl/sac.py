@@ -192,7 +192,7 @@ def _bounds(action_spec: specs.Spec) -> tuple[tuple[float, ...], tuple[float, ..
 
 
 def _check(config: ml_collections.ConfigDict) -> dict[str, int]:
-    sizes = _replay.check_common(config, "jaxml.rl.sac")
+    sizes = _replay.check_common(config, default_config(), "jaxml.rl.sac")
     for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
                  "init_alpha"):  # fmt: skip
         checks.positive(config[name], f"config.{name}")
