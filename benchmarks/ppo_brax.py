@@ -1,19 +1,25 @@
 """jaxml's PPO next to brax's own PPO trainer at one budget and rollout shape (issue 15).
 
-Both sides: ``--total_timesteps`` env steps (327,680), 256 envs x 128 steps per update (brax:
-batch 256 x 8 minibatches x unroll 16), 4 epochs x 8 minibatches, lr 3e-4, γ 0.97, GAE λ 0.95,
-entropy 1e-2, observation normalisation. Each run prints one JSON line: the final policy's
-return over 128 evaluation episodes of up to 1,000 steps, deterministic (mean action) and
-stochastic (brax's own evaluator is stochastic unless ``deterministic_eval``), with the trained
-observation normaliser applied, and training steps/s excluding compilation (brax: its
-``training/sps`` of the last epoch; jaxml: the compiled ``train`` timed on its own).
+Both sides run the same task settings (``TASKS``: brax's published per-environment PPO values for
+γ, entropy, reward scaling and epochs; lr 3e-4; observation normalisation) at one CPU-sized
+rollout shape: 256 envs x 128 steps per update, 8 minibatches (brax: batch 256 x 8 minibatches
+x unroll 16), for ``--total_timesteps`` env steps (default: the task's budget). What differs by
+construction: brax computes GAE over its 16-step unrolls with the current critic inside the
+loss, jaxml over each 128-step rollout before the epochs.
+
+Each run prints one JSON line: the final policy's return over ``--eval_episodes`` episodes of up
+to 1,000 steps, deterministic (mean action) and stochastic (brax's own evaluator samples unless
+``deterministic_eval``), the trained observation normaliser applied, and training env steps/s
+excluding compilation (brax: its ``training/sps`` of the last epoch, one seed at a time; jaxml:
+the compiled ``train`` of all seeds vmapped, timed on its own). ``--side=both`` then prints
+``name ours peer ratio`` rows and writes ``results/benchmarks/ppo_brax.json``.
 
 ``--preset`` picks jaxml's config (``ppo.default_config(preset)``) and ``--set`` overrides
 fields (``--set=clip_value=True --set=actor_hidden="(64,64)"``), for ablations. brax 0.14 calls
 ``jax.device_put_replicated`` (gone in jax 0.10); a stacking drop-in is installed first.
 
-  python -m benchmarks.ppo_brax --side=brax --seeds=1
-  python -m benchmarks.ppo_brax --side=jaxml --preset=continuous --seeds=3
+  python -m benchmarks.ppo_brax --side=both --env=inverted_pendulum --seeds=3
+  python -m benchmarks.ppo_brax --side=jaxml --env=hopper --total_timesteps=1000000
 """
 
 from __future__ import annotations
@@ -22,21 +28,40 @@ import ast
 import functools
 import json
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from absl import app, flags
 
-_SIDE = flags.DEFINE_enum("side", "jaxml", ["jaxml", "brax"], "Which trainer.")
-_ENV = flags.DEFINE_string("env", "inverted_pendulum", "brax environment name.")
+
+class Task(NamedTuple):
+    backend: str  # brax physics pipeline.
+    total_timesteps: int  # Default budget (CPU-sized; brax's own runs are 2e6-5e7).
+    gamma: float
+    ent_coef: float
+    reward_scale: float  # brax's reward_scaling.
+    update_epochs: int  # brax's num_updates_per_batch.
+
+
+TASKS = {
+    "inverted_pendulum": Task("generalized", 327_680, 0.97, 1e-2, 1.0, 4),
+    "hopper": Task("positional", 1_048_576, 0.97, 1e-2, 10.0, 4),
+    "halfcheetah": Task("positional", 1_048_576, 0.95, 1e-3, 1.0, 8),
+}
+NUM_ENVS, NUM_STEPS, NUM_MINIBATCHES, UNROLL = 256, 128, 8, 16
+LEARNING_RATE = 3e-4
+
+_SIDE = flags.DEFINE_enum("side", "both", ["jaxml", "brax", "both"], "Which trainer(s).")
+_ENV = flags.DEFINE_enum("env", "inverted_pendulum", list(TASKS), "brax environment.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds (jaxml: vmapped; brax: one run each).")
-_TOTAL = flags.DEFINE_integer("total_timesteps", 327_680, "Env steps per run.")
+_TOTAL = flags.DEFINE_integer("total_timesteps", None, "Env steps per run (default: the task's).")
 _PRESET = flags.DEFINE_string("preset", "continuous", "ppo.default_config preset (jaxml).")
 _SET = flags.DEFINE_multi_string("set", [], "jaxml config override field=python_literal (repeat).")
-_EPISODES = flags.DEFINE_integer("eval_episodes", 128, "Evaluation episodes per seed.")
-
-SHAPE = dict(num_envs=256, num_steps=128, update_epochs=4, num_minibatches=8)
-HYPER = dict(learning_rate=3e-4, gamma=0.97, gae_lambda=0.95, ent_coef=1e-2)
+_EPISODES = flags.DEFINE_integer("eval_episodes", 32, "Evaluation episodes per seed.")
+_OUT = flags.DEFINE_string("out", "results/benchmarks/ppo_brax.json", "JSON output (--side=both).")
 
 
 def _literal(text: str):
@@ -46,17 +71,30 @@ def _literal(text: str):
         return text
 
 
+def _total() -> int:
+    return _TOTAL.value or TASKS[_ENV.value].total_timesteps
+
+
 def run_jaxml() -> dict:
     from jaxml import envs
     from jaxml.rl import evaluate, ppo
     from jaxml.utils.trainer import make_train
 
+    task = TASKS[_ENV.value]
     config = ppo.default_config(_PRESET.value)
-    config.update(SHAPE, **HYPER, total_timesteps=_TOTAL.value, normalize_observations=True)
+    config.update(
+        num_envs=NUM_ENVS, num_steps=NUM_STEPS, num_minibatches=NUM_MINIBATCHES,
+        update_epochs=task.update_epochs, learning_rate=LEARNING_RATE, gamma=task.gamma,
+        gae_lambda=0.95, ent_coef=task.ent_coef, reward_scale=task.reward_scale,
+        total_timesteps=_total(), normalize_observations=True,
+    )  # fmt: skip
     for item in _SET.value:
         field, value = item.split("=", 1)
         config[field] = _literal(value)
-    env = envs.make(f"brax/{_ENV.value}")
+    name = f"brax/{_ENV.value}"
+    if name not in envs.names():
+        envs.register(name, "jaxml.envs.adapters.brax:BraxAdapter", env_name=_ENV.value)
+    env = envs.make(name, backend=task.backend)
     trainer = ppo.make_trainer(config, env)
     train = jax.jit(jax.vmap(make_train(trainer)))  # The same trainer the evaluation reads.
     keys = jax.random.split(jax.random.PRNGKey(0), _SEEDS.value)
@@ -65,7 +103,7 @@ def run_jaxml() -> dict:
     out = jax.block_until_ready(compiled(keys))
     seconds = time.perf_counter() - start
     eval_keys = jax.random.split(jax.random.PRNGKey(123), _SEEDS.value)
-    row = {"side": "jaxml", "preset": _PRESET.value, "set": _SET.value}
+    row = {"side": "jaxml", "env": _ENV.value, "preset": _PRESET.value, "set": _SET.value}
     for mode in (True, False):
         run = functools.partial(
             evaluate, trainer.model, env=env, num_episodes=_EPISODES.value, max_steps=1000,
@@ -74,7 +112,9 @@ def run_jaxml() -> dict:
         returns = jax.jit(jax.vmap(run))(out.state.params, eval_keys, out.state.rollout.normalizer)
         key = "deterministic" if mode else "stochastic"
         row[key] = [round(float(r), 1) for r in returns.returns.mean(-1)]
-    row["steps_per_s"] = round(_SEEDS.value * _TOTAL.value / seconds)
+    row["steps_per_s"] = round(
+        _SEEDS.value * trainer.num_steps * trainer.sizes.batch_size / seconds
+    )
     return row
 
 
@@ -86,17 +126,20 @@ def run_brax(seed: int) -> dict:
     from brax.training import acting
     from brax.training.agents.ppo import train as brax_ppo
 
-    env = envs.get_environment(_ENV.value, backend="generalized")
+    task = TASKS[_ENV.value]
+    env = envs.get_environment(_ENV.value, backend=task.backend)
     last = {}
     make_policy, params, _ = brax_ppo.train(
-        environment=env, num_timesteps=_TOTAL.value, episode_length=1000, num_envs=256,
-        batch_size=256, num_minibatches=8, unroll_length=16, num_updates_per_batch=4,
-        learning_rate=3e-4, discounting=0.97, gae_lambda=0.95, entropy_cost=1e-2,
-        normalize_observations=True, num_evals=3, seed=seed,
+        environment=env, num_timesteps=_total(), episode_length=1000, num_envs=NUM_ENVS,
+        batch_size=NUM_ENVS, num_minibatches=NUM_MINIBATCHES, unroll_length=UNROLL,
+        num_updates_per_batch=task.update_epochs, learning_rate=LEARNING_RATE,
+        discounting=task.gamma, gae_lambda=0.95, entropy_cost=task.ent_coef,
+        reward_scaling=task.reward_scale, normalize_observations=True, seed=seed,
+        num_evals=3, num_eval_envs=16,  # Its last training epoch is warm (its sps).
         progress_fn=lambda step, metrics: last.update(metrics),
     )  # fmt: skip
     eval_env = envs.training.wrap(env, episode_length=1000)
-    row = {"side": "brax", "seed": seed}
+    row = {"side": "brax", "env": _ENV.value, "seed": seed}
     for mode in (True, False):
         evaluator = acting.Evaluator(
             eval_env, functools.partial(make_policy, deterministic=mode),
@@ -106,18 +149,57 @@ def run_brax(seed: int) -> dict:
         metrics = evaluator.run_evaluation(params, {})
         key = "deterministic" if mode else "stochastic"
         row[key] = round(float(metrics["eval/episode_reward"]), 1)
-    row["own_eval_stochastic"] = round(float(last["eval/episode_reward"]), 1)
     row["steps_per_s"] = round(float(last["training/sps"]))
     return row
 
 
+def compare(ours: dict, peers: list[dict]) -> list[dict]:
+    """``name ours peer ratio`` rows: seed-mean returns and steps/s (ours: all seeds at once)."""
+
+    def row(name, mine, theirs, digits):
+        mine, theirs = float(mine), float(theirs)
+        ratio = round(mine / theirs, 3)
+        return {
+            "name": name,
+            "ours": round(mine, digits),
+            "peer": round(theirs, digits),
+            "ratio": ratio,
+        }
+
+    rows = [
+        row(f"{_ENV.value} return ({mode})", np.mean(ours[mode]),
+            np.mean([p[mode] for p in peers]), 1)
+        for mode in ("deterministic", "stochastic")
+    ]  # fmt: skip
+    theirs = np.mean([p["steps_per_s"] for p in peers])
+    rows.append(row(f"{_ENV.value} env steps/s", ours["steps_per_s"], theirs, 0))
+    return rows
+
+
 def main(argv) -> None:
     del argv
-    if _SIDE.value == "jaxml":
-        print(json.dumps(run_jaxml()), flush=True)
-    else:
+    ours, peers = None, []
+    if _SIDE.value in ("jaxml", "both"):
+        ours = run_jaxml()
+        print(json.dumps(ours), flush=True)
+    if _SIDE.value in ("brax", "both"):
         for seed in range(_SEEDS.value):
-            print(json.dumps(run_brax(seed)), flush=True)
+            peers.append(run_brax(seed))
+            print(json.dumps(peers[-1]), flush=True)
+    if ours is None or not peers:
+        return
+    rows = compare(ours, peers)
+    print(f"{'name':40s} {'ours':>10s} {'peer':>10s} {'ratio':>7s}")
+    for r in rows:
+        print(f"{r['name']:40s} {r['ours']:>10} {r['peer']:>10} {r['ratio']:>7}")
+    out = Path(_OUT.value)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    previous[_ENV.value] = {
+        "device": str(jax.devices()[0]), "seeds": _SEEDS.value, "total_timesteps": _total(),
+        "jaxml": ours, "brax": peers, "rows": rows,
+    }  # fmt: skip
+    out.write_text(json.dumps(previous, indent=1))
 
 
 if __name__ == "__main__":

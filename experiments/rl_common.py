@@ -1,8 +1,11 @@
-"""What the RL launchers (npg, marl) share: seed-vmapped learning curves.
+"""What the RL launchers (npg, marl) share: seed-vmapped learning curves and evaluations.
 
 The curve of a metric is the seed mean of each chunk's value with a 95% normal confidence band
 (1.96 · std / √seeds). Wall-clock is the run's time per update after compilation (the first
-chunk, which compiles, is left out of the rate) times the update index.
+chunk, which compiles, is left out of the rate) times the update index. A trainer's
+``evaluate`` (``jaxml.rl.evaluate`` on fresh episodes, ``config.trainers.<algo>.eval_*``) runs
+every ``eval_every_chunks`` chunks and after the last; its metrics (``eval_return``, ...) are
+the final figures the experiments report, not the last training episodes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def _run(trainer, config, workdir, resume, description, seed, num_seeds):
         trainer,
         workdir,
         num_chunks=config.num_chunks,
+        eval_every_chunks=config.get("eval_every_chunks", config.num_chunks),
         resume=resume,
         **options,
         description=description,
@@ -41,6 +45,9 @@ def train_curves(
     vmap_seeds: bool = True,
 ) -> dict:
     """Trains ``config.num_seeds`` seeds in ``config.num_chunks`` chunks; returns their curves.
+
+    ``metrics`` absent from the run's rows are left out (an ``eval_*`` metric is only in the rows
+    where the trainer evaluated).
 
     Reads ``seed``, ``num_seeds``, ``mesh``, ``num_chunks``, ``checkpoint_every_chunks``,
     ``max_checkpoints_to_keep``, ``tensorboard`` and ``progress_bar`` from ``config``. With
@@ -69,6 +76,8 @@ def train_curves(
         "job_seconds": seconds,
     }
     for name in metrics:
+        if not any(name in row for row in histories[0]):
+            continue  # E.g. an evaluation metric of a trainer without evaluate.
         per_seed = np.concatenate(
             [member_metric(history, name).astype(np.float64) for history in histories], axis=1
         )  # [chunks, seeds]

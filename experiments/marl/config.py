@@ -50,6 +50,7 @@ def smax_config(algorithm: str, total_timesteps: Any) -> ml_collections.ConfigDi
     at 64 envs x 64 steps."""
     config = mappo.default_config(algorithm)
     config.update(num_envs=64, num_steps=64, total_timesteps=total_timesteps)
+    config.eval_max_steps = 128  # SMAX's limit: 100 steps (+1, see the adapter).
     return config
 
 
@@ -67,6 +68,7 @@ def foraging_config(total_timesteps: Any) -> ml_collections.ConfigDict:
         rnn_size=128,
         bootstrap_truncated=False,  # Every episode end is a termination.
     )
+    config.eval_max_steps = 32  # The game's horizon is 10 steps.
     return config
 
 
@@ -85,8 +87,12 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     # Per SMAX / Foraging run (every seed); each run's total_timesteps refers to one of these.
     config.smax_total_timesteps = ml_collections.FieldReference(250_000)
     config.foraging_total_timesteps = ml_collections.FieldReference(150_000)
-    config.num_chunks = 10  # Metric rows (and checkpoint opportunities) per run.
+    config.num_chunks = ml_collections.FieldReference(10)  # Metric rows (and checkpoints) per run.
     config.checkpoint_every_chunks = 5
+    # The final policy is evaluated after the last chunk (set it lower for evaluation curves):
+    # eval_episodes fresh episodes per seed, each agent's argmax action (jaxml.rl.evaluate).
+    config.eval_every_chunks = config.get_ref("num_chunks")
+    config.eval_episodes = ml_collections.FieldReference(32)
     config.tensorboard = False
     # Seeds in one vmapped program; False runs them one after the other, each its own runner job.
     # (With jax 0.10.2 vmapped multi-agent seeds deadlocked XLA:CPU's concurrency-optimized
@@ -98,6 +104,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.runs = ml_collections.ConfigDict(
         {name: trainer_config(name, totals[run.env_id]) for name, run in RUNS.items()}
     )
+    for name in RUNS:
+        config.runs[name].eval_episodes = config.get_ref("eval_episodes")
     if preset == "full":
         config.run_names = tuple(RUNS)
         config.num_seeds = 5

@@ -6,7 +6,10 @@ resume (seeds vmapped; ``--config.vmap_seeds=false`` runs them one after the oth
 ``--mesh`` splits its environments over the local devices. ``win_rate`` is the share of the episodes
 that ended in a chunk's rollouts that were won (SMAX: the enemy team wiped out with an ally alive)
 or succeeded (Foraging Games: ``extras["success"]``), averaged over the chunk's updates; curves are
-the seed mean with a 95% normal band (``experiments.rl_common``).
+the seed mean with a 95% normal band (``experiments.rl_common``). The final figures are the final
+policy's, evaluated on ``eval_episodes`` fresh episodes per seed with each agent's most likely
+action (``jaxml.rl.evaluate``): ``eval_won`` (SMAX) or ``eval_success`` (Foraging Games) and
+``eval_return`` (the mean over agents of each one's episode return).
 
   python -m experiments.marl.main --preset=quick --workdir=results/quick/marl
 """
@@ -39,6 +42,11 @@ def make_trainer(config: ml_collections.ConfigDict, name: str):
         raise ConfigError(f"--config.runs.{name}: {error}") from error
 
 
+def eval_rate(name: str) -> str:
+    """The evaluation metric of run ``name``'s outcome: ``eval_won`` or ``eval_success``."""
+    return "eval_won" if RUNS[name].rate == "win" else "eval_success"
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_positive(config, ("smax_total_timesteps", "foraging_total_timesteps", "num_chunks"))
@@ -59,7 +67,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
             workdir / "runs" / name,
             resume,
             description=name,
-            metrics=("win_rate", "episode_return"),
+            metrics=("win_rate", "episode_return", "eval_return", eval_rate(name)),
             vmap_seeds=config.vmap_seeds,
         )
         records.append({"run": name, **curves})
@@ -96,22 +104,29 @@ def plot(records: list[dict], path: Path) -> None:
 
 def write_summary(config, records: list[dict], workdir: Path) -> None:
     lines = [
-        f"Final win (SMAX) or success (Foraging) rate and episode return: mean ± std over "
-        f"{config.num_seeds} seeds ({'vmapped' if config.vmap_seeds else 'one after the other'})"
-        " of the last chunk's values; each run at the settings in `experiments/marl/config.py`, "
-        "nothing tuned per run.",
+        f"The final policy evaluated (`jaxml.rl.evaluate`, {config.eval_episodes} fresh episodes "
+        "per seed, each agent's most likely action): win (SMAX) or success (Foraging) rate and "
+        f"return (mean over agents), mean ± std over {config.num_seeds} seeds "
+        f"({'vmapped' if config.vmap_seeds else 'one after the other'}); then the training "
+        "rate of the last chunk's rollouts. Each run at the settings in "
+        "`experiments/marl/config.py`, nothing tuned per run.",
         "",
-        "| run | env steps | win / success rate | episode return | env steps/s (all seeds, "
-        "warm) | job seconds (incl. compile) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| run | env steps | evaluated win / success rate | evaluated return | training rate "
+        "(last chunk) | env steps/s (all seeds, warm) | job seconds (incl. compile) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+
+    def cell(values, spec=".3f"):
+        values = np.asarray(values)
+        return f"{values.mean():{spec}} ± {values.std():{spec}}"
+
     for r in records:
-        rate = np.asarray(r["win_rate"]["final_per_seed"])
-        ret = np.asarray(r["episode_return"]["final_per_seed"])
         speed = r["env_steps_per_second"]
         lines.append(
-            f"| {RUNS[r['run']].label} | {r['env_steps'][-1]:,} | {rate.mean():.3f} ± "
-            f"{rate.std():.3f} | {ret.mean():.3f} ± {ret.std():.3f} | "
+            f"| {RUNS[r['run']].label} | {r['env_steps'][-1]:,} | "
+            f"{cell(r[eval_rate(r['run'])]['final_per_seed'])} | "
+            f"{cell(r['eval_return']['final_per_seed'])} | "
+            f"{cell(r['win_rate']['final_per_seed'])} | "
             f"{'—' if speed is None else f'{speed:,.0f}'} | {r['job_seconds']:.0f} |"
         )
     lines += ["", f"![win rates]({FIGURE})", ""]

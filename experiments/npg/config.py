@@ -13,8 +13,9 @@ locomotion in the full preset), several seeds vmapped, return vs environment ste
       # (--config.envs=brax/hopper,... --config.brax_total_timesteps=500000 --config.num_seeds=2)
       # took 72 min on the CPU; final returns in the README (TRPO best on hopper and walker2d).
 
-Each algorithm trains at ``config.trainers.<algo>``, its ``jaxml.rl.default_config(algo)``;
-change any field there (``--config.trainers.ppo.learning_rate=1e-3``). Its ``total_timesteps``
+Each algorithm trains at ``config.trainers.<algo>``, its ``jaxml.rl.default_config(algo)``, on
+gymnax and at ``config.brax_trainers.<algo>`` (``rl.default_config(algo, "continuous")``) on
+brax; change any field there (``--config.trainers.ppo.learning_rate=1e-3``). Its ``total_timesteps``
 is replaced by ``total_timesteps`` (gymnax) or ``brax_total_timesteps`` (brax) per environment.
 Lists are tuples: ``--config.algos="('npg','ppo')" --config.envs="('CartPole-v1',)"`` (a single
 name without brackets is a 1-tuple).
@@ -40,11 +41,24 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_seeds = 3
     config.total_timesteps = 100_000  # Per gymnax run (every algorithm, every seed).
     config.brax_total_timesteps = 5_000_000  # Per brax run (full preset).
-    config.num_chunks = 10  # Metric rows (and checkpoints) per run.
+    config.num_chunks = ml_collections.FieldReference(10)  # Metric rows (and checkpoints) per run.
     config.checkpoint_every_chunks = 5
+    # The final policy is evaluated after the last chunk (set it lower for evaluation curves):
+    # eval_episodes fresh episodes per seed, mean action / argmax (jaxml.rl.evaluate).
+    config.eval_every_chunks = config.get_ref("num_chunks")
+    config.eval_episodes = ml_collections.FieldReference(16)
     config.tensorboard = False
     # Every algorithm's trainer config (jaxml.rl.default_config), nested: override any field.
     config.trainers = ml_collections.ConfigDict({algo: rl.default_config(algo) for algo in ALGOS})
+    # On brax (continuous control) each algorithm trains at rl.default_config(algo, "continuous"):
+    # brax's PPO networks and observation normalisation for all four, PPO with the rest of brax's
+    # PPO choices (issue 15: the PureJaxRL defaults learn far less there).
+    config.brax_trainers = ml_collections.ConfigDict(
+        {algo: rl.default_config(algo, "continuous") for algo in ALGOS}
+    )
+    for trainers in (config.trainers, config.brax_trainers):
+        for algo in ALGOS:
+            trainers[algo].eval_episodes = config.get_ref("eval_episodes")
     if preset == "full":
         config.envs = GYMNAX_ENVS + tuple(f"brax/{e}" for e in BRAX_ENVS)
         config.num_seeds = 5

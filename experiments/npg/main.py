@@ -4,7 +4,10 @@ For each environment and algorithm one runner job trains ``num_seeds`` seeds at 
 ``num_chunks`` chunks; the curves (``experiments.rl_common``) are the seed mean with a 95%
 normal confidence band of each chunk's ``episode_return`` (the mean over environments of each
 one's last finished episode), against environment steps and against wall-clock after
-compilation. ``--mesh`` splits each run's environments over the local devices.
+compilation. The final figures (summary, claims) are the final policy's ``eval_return``:
+``eval_episodes`` fresh episodes per seed with the mean action (``jaxml.rl.evaluate``, the
+trainer's observation normaliser applied). ``--mesh`` splits each run's environments over the
+local devices.
 
   python -m experiments.npg.main --preset=quick --workdir=results/quick/npg
 """
@@ -28,6 +31,7 @@ from jaxml.utils.plotting import Band, Panel, plot_bands
 NAME = "npg"
 FIGURE = "returns.png"
 LABELS = {"npg": "NPG-rank1", "a2c": "A2C", "ppo": "PPO", "trpo": "TRPO"}
+FINAL = "eval_return"  # What the summary and the claims compare: the final policy evaluated.
 
 
 def make_env(name: str):
@@ -37,11 +41,11 @@ def make_env(name: str):
 
 
 def algo_config(config: ml_collections.ConfigDict, algo: str, env_name: str):
-    """``config.trainers.<algo>`` with the budget of ``env_name``'s family."""
-    algo_cfg = config.trainers[algo].copy_and_resolve_references()
-    algo_cfg.total_timesteps = (
-        config.brax_total_timesteps if env_name.startswith("brax/") else config.total_timesteps
-    )
+    """``config.trainers.<algo>`` (brax: ``config.brax_trainers.<algo>``) at the family's budget."""
+    brax = env_name.startswith("brax/")
+    algo_cfg = (config.brax_trainers if brax else config.trainers)[algo]
+    algo_cfg = algo_cfg.copy_and_resolve_references()
+    algo_cfg.total_timesteps = config.brax_total_timesteps if brax else config.total_timesteps
     return algo_cfg
 
 
@@ -49,7 +53,8 @@ def make_trainer(config: ml_collections.ConfigDict, algo: str, env_name: str):
     try:
         return rl.make_trainer(algo, algo_config(config, algo, env_name), make_env(env_name))
     except ValueError as error:
-        raise ConfigError(f"--config.trainers.{algo} on {env_name}: {error}") from error
+        field = "brax_trainers" if env_name.startswith("brax/") else "trainers"
+        raise ConfigError(f"--config.{field}.{algo} on {env_name}: {error}") from error
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -65,7 +70,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def run_one(config, algo: str, env_name: str, workdir: Path, resume: bool) -> dict:
     """Trains ``num_seeds`` seeds of ``algo`` on ``env_name``; returns curves and final returns."""
     trainer = make_trainer(config, algo, env_name)
-    curves = train_curves(trainer, config, workdir, resume, description=f"{env_name}/{algo}")
+    curves = train_curves(
+        trainer,
+        config,
+        workdir,
+        resume,
+        description=f"{env_name}/{algo}",
+        metrics=("episode_return", "eval_return"),
+    )
     return {"algo": algo, "env": env_name, **curves}
 
 
@@ -82,13 +94,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     if is_primary():
         plot(records, workdir / FIGURE)
         write_summary(config, records, workdir)
-    found = []  # Per env: the seed-mean final return of each algorithm, as in the summary.
+    found = []  # Per env: the seed-mean evaluation return of each algorithm, as in the summary.
     for env_name in config.envs:
-        final = {LABELS[r["algo"]]: np.mean(r["episode_return"]["final_per_seed"])
+        final = {LABELS[r["algo"]]: np.mean(r[FINAL]["final_per_seed"])
                  for r in records if r["env"] == env_name}  # fmt: skip
         others = "/".join(k for k in final if k != LABELS["npg"])
         if LABELS["npg"] in final and others:
-            statement = f"{env_name}: NPG-rank1's final return is at least the best of {others}"
+            statement = (
+                f"{env_name}: NPG-rank1's evaluation return is at least the best of {others}"
+            )
             found.append(
                 best_of(statement, final, LABELS["npg"], higher_is_better=True, spec=".1f")
             )
@@ -133,10 +147,14 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
     if any(name.startswith("brax/") for name in env_names):
         budgets.append(f"{config.brax_total_timesteps:,} environment steps per brax run")
     lines = [
-        f"Final episode return (mean ± std over {config.num_seeds} vmapped seeds; the last chunk's "
-        f"mean of `episode_return`), a budget of {' and '.join(budgets)}, rounded down to whole "
+        f"Evaluation return of the final policy (mean ± std over {config.num_seeds} vmapped seeds "
+        f"of the mean over {config.eval_episodes} fresh episodes each, mean action, "
+        f"`jaxml.rl.evaluate`), a budget of {' and '.join(budgets)}, rounded down to whole "
         f"chunks ({min(steps):,}–{max(steps):,} run). Each algorithm at "
-        "`config.trainers.<algo>` (`jaxml.rl.default_config(algo)`); nothing tuned per env.",
+        "`config.trainers.<algo>` (`jaxml.rl.default_config(algo)`; brax: "
+        '`config.brax_trainers.<algo>`, `rl.default_config(algo, "continuous")`); nothing '
+        "tuned per env. "
+        "The last training episodes (the last chunk's `episode_return`) follow in brackets.",
         "",
         "| env | " + " | ".join(LABELS[a] for a in algos) + " |",
         "| --- |" + " --- |" * len(algos),
@@ -145,8 +163,9 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
     for env_name in env_names:
         cells = []
         for algo in algos:
-            v = np.asarray(by[(env_name, algo)]["episode_return"]["final_per_seed"])
-            cells.append(f"{v.mean():.1f} ± {v.std():.1f}")
+            v = np.asarray(by[(env_name, algo)][FINAL]["final_per_seed"])
+            t = np.asarray(by[(env_name, algo)]["episode_return"]["final_per_seed"])
+            cells.append(f"{v.mean():.1f} ± {v.std():.1f} ({t.mean():.1f})")
         lines.append(f"| {env_name} | " + " | ".join(cells) + " |")
     lines += ["", "| env | algo | job seconds (incl. compile) | env steps/s (all seeds, warm) |",
               "| --- | --- | --- | --- |"]  # fmt: skip

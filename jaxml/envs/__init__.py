@@ -28,4 +28,8 @@ register(
 register("jaxmarl/SMAX", "jaxml.envs.adapters.jaxmarl:SMAXAdapter")
 register("jaxmarl/MABrax", "jaxml.envs.adapters.jaxmarl:MABraxAdapter")
 
+# HVAC control in an urban climate (Yu et al., arXiv 2505.07045).
+register("HVAC-v0", "jaxml.envs.hvac:HVAC")
+register("HVACDiscrete-v0", "jaxml.envs.hvac:HVAC", discrete=True)
+
 __all__ = ["AsMultiAgent", "animate", "config_keys", "make", "names", "register", "sample_action"]

@@ -68,3 +68,8 @@ class AsMultiAgent(Environment):
 
 
 __all__ = ["AsMultiAgent"]
+
+# TAR²'s sparse-reward tasks: the episode's summed reward released at its last step.
+from jaxml.envs._sparse import SparseReward, SparseRewardState  # noqa: E402
+
+__all__ += ["SparseReward", "SparseRewardState"]

@@ -44,3 +44,8 @@ __all__ += [
     "ode_weights",
     "resnet_weights",
 ]
+
+# TAR²'s return model: causal time attention and agent attention over (step, agent) tokens.
+from jaxml.models.tar2 import TAR2RewardModel as TAR2RewardModel  # noqa: E402
+
+__all__ += ["TAR2RewardModel"]

@@ -53,6 +53,9 @@ SQUASHES = ("clip", "tanh")
 # float32 once |u| > 9, and atanh(±1) = ±inf would make the log-probability of a sampled action
 # infinite when a later update re-evaluates it.
 _TANH_EDGE = 1e-6
+# Gauss–Hermite nodes of TanhGaussian.entropy: measured error against 4e6-sample Monte Carlo,
+# 1e-4 nats per dimension at σ ≤ 1, 3e-3 at σ = 3 (16 nodes: 2e-2 at σ = 3).
+ENTROPY_NODES = 32
 
 
 class ScaledTanh(distrax.Bijector):
@@ -63,9 +66,13 @@ class ScaledTanh(distrax.Bijector):
         self.low, self.high = jnp.asarray(low), jnp.asarray(high)
         self._log_half_range = jnp.log((self.high - self.low) / 2.0)
 
+    @staticmethod
+    def log_tanh_derivative(u: jax.Array) -> jax.Array:
+        """``log(1 − tanh²u) = 2·(log 2 − u − softplus(−2u))``, exact for large ``|u|``."""
+        return 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+
     def forward_log_det_jacobian(self, u: jax.Array) -> jax.Array:
-        # log(1 − tanh²u) = 2·(log 2 − u − softplus(−2u)), exact for large |u|.
-        return 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)) + self._log_half_range
+        return self.log_tanh_derivative(u) + self._log_half_range
 
     def forward_and_log_det(self, u: jax.Array) -> tuple[jax.Array, jax.Array]:
         y = self.low + (self.high - self.low) * (jnp.tanh(u) + 1.0) / 2.0
@@ -81,17 +88,29 @@ class TanhGaussian(distrax.Transformed):
     """A diagonal Gaussian squashed into ``[low, high]`` by ``ScaledTanh`` (event shape ``[d]``).
 
     ``sample`` and ``log_prob`` are exact. The entropy of a squashed Gaussian has no closed form:
-    ``entropy()`` is the pre-squash Gaussian's (what the entropy bonus regularises), and
-    ``kl_divergence`` between two of them with the same bounds is that of their Gaussians, which
-    a bijection leaves unchanged (exact).
+    ``entropy()`` is ``H(N(μ, σ²)) + Σ_d E[log |dy_d/du_d|]`` with each expectation over
+    ``u_d ~ N(μ_d, σ_d²)`` by ``ENTROPY_NODES``-point Gauss–Hermite quadrature (deterministic,
+    no key; brax's PPO estimates the same term from one sample). ``pre_squash_entropy()`` is the
+    Gaussian's alone. ``kl_divergence`` between two of them with the same bounds is that of their
+    Gaussians, which a bijection leaves unchanged (exact).
     """
 
     def __init__(self, loc: jax.Array, scale_diag: jax.Array, low: jax.Array, high: jax.Array):
         base = distrax.MultivariateNormalDiag(loc=loc, scale_diag=scale_diag)
         super().__init__(base, distrax.Block(ScaledTanh(low, high), ndims=1))
 
-    def entropy(self) -> jax.Array:
+    def pre_squash_entropy(self) -> jax.Array:
         return self.distribution.entropy()
+
+    def entropy(self) -> jax.Array:
+        nodes, weights = np.polynomial.hermite.hermgauss(ENTROPY_NODES)
+        # E_{z~N(0,1)} f(z) = Σ_i w_i f(√2 x_i) / √π.
+        base, tanh = self.distribution, self.bijector.bijector
+        z = np.reshape(np.sqrt(2.0) * nodes, (-1,) + (1,) * base.loc.ndim)
+        u = base.loc[None] + base.scale_diag[None] * z  # [n, ..., d]
+        expected = jnp.tensordot(weights / np.sqrt(np.pi), tanh.log_tanh_derivative(u), axes=1)
+        expected = expected + jnp.broadcast_to(tanh._log_half_range, expected.shape)  # [..., d]
+        return base.entropy() + jnp.sum(expected, axis=-1)
 
     def kl_divergence(self, other_dist, **kwargs) -> jax.Array:
         if not isinstance(other_dist, TanhGaussian):

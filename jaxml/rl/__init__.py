@@ -77,10 +77,22 @@ from jaxml.rl._registry import default_config, is_multi_agent, make_trainer, nam
 
 __all__ += ["default_config", "is_multi_agent", "make_trainer", "names"]
 
-# Evaluation of a trained policy (deterministic or sampled, the trainer's normaliser applied).
-from jaxml.rl._evaluate import evaluate, policy_mode  # noqa: E402
+# Evaluation of a trained policy (deterministic or sampled, the trainer's normaliser applied;
+# single- and multi-agent, recurrent included), and the same as a trainer's ``evaluate``.
+from jaxml.rl._evaluate import (  # noqa: E402
+    EvalResult,
+    evaluate,
+    evaluation_metrics,
+    make_evaluate,
+    policy_mode,
+)
 
-__all__ += ["evaluate", "policy_mode"]
+__all__ += ["EvalResult", "evaluate", "evaluation_metrics", "make_evaluate", "policy_mode"]
+
+# TAR²: temporal-agent reward redistribution of sparse team returns (and its baselines).
+from jaxml.rl import tar2  # noqa: E402
+
+__all__ += ["tar2"]
 
 # Off-policy trainers (a flashbax replay buffer in the state): soft actor-critic and double DQN;
 # rl.names("off_policy") lists them.

@@ -102,8 +102,12 @@ def rollout_and_gae(
     gamma: float,
     gae_lambda: float,
     extras_fn: Callable[..., Any] | None = None,
+    reward_scale: float = 1.0,
 ) -> tuple[RolloutState, Batch]:
     """Rolls ``act_fn`` out for ``num_steps`` steps; advantages and targets by GAE (``[T, B]``).
+
+    Rewards (after any running normalisation) are multiplied by ``reward_scale`` before GAE, so
+    the critic learns scaled returns (brax's ``reward_scaling``; episode statistics stay raw).
 
     ``bootstrap_fn(params, rollout_state, traj, initial_policy_state) -> (last_value [B, ...],
     final_value [T, B, ...])`` values the observation after the last step and each step's final
@@ -114,6 +118,8 @@ def rollout_and_gae(
     rollout_state, traj = rollout(
         env, act_fn, params, rollout_state, key, num_steps, extras_fn=extras_fn
     )
+    if reward_scale != 1.0:
+        traj = traj._replace(reward=traj.reward * reward_scale)
     last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
     values = jnp.concatenate([traj.value, last_value[None]], axis=0)
     advantages, targets = gae_time_major(
@@ -157,6 +163,7 @@ def collect(
     gamma: float,
     gae_lambda: float,
     bootstrap_truncated: bool,
+    reward_scale: float = 1.0,
 ) -> tuple[RolloutState, Batch]:
     """``rollout_and_gae`` for a single-agent ``ActorCritic`` (``Batch [T, B]``)."""
     return rollout_and_gae(
@@ -173,4 +180,5 @@ def collect(
         num_steps=num_steps,
         gamma=gamma,
         gae_lambda=gae_lambda,
+        reward_scale=reward_scale,
     )

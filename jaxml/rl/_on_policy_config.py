@@ -11,6 +11,7 @@ from jumanji.env import Environment
 
 from jaxml import optim
 from jaxml.models.actor_critic import ActorCritic, make_actor_critic
+from jaxml.rl._evaluate import make_evaluate
 from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
@@ -58,6 +59,8 @@ def base_config() -> ml_collections.ConfigDict:
             # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
             "normalize_observations": False,
             "normalize_rewards": False,
+            # Rewards times this before GAE (brax's reward_scaling; episode returns stay raw).
+            "reward_scale": 1.0,
             # Separate networks' own widths (None: ``hidden``); brax's PPO: 4 x 32 and 5 x 256.
             "actor_hidden": None,
             "critic_hidden": None,
@@ -66,8 +69,30 @@ def base_config() -> ml_collections.ConfigDict:
             # state-dependent softplus(raw) + min_std from the policy head).
             "policy_std": "log_param",
             "min_std": 1e-3,
+            # The trainer's evaluate (``jaxml.rl.evaluate`` between chunks and at the end):
+            # episodes per evaluation (0: none), the step cap of an episode, mean/mode action.
+            "eval_episodes": 0,
+            "eval_max_steps": 1000,
+            "eval_deterministic": True,
         }
     )
+
+
+# brax's PPO network choices for continuous control (``brax.training.agents.ppo``, brax 0.14),
+# which the issue-15 ablations on brax inverted_pendulum found to matter most: silu MLPs of 4 x 32
+# (policy) and 5 x 256 (value), LeCun-uniform kernels, a tanh-squashed Gaussian whose std is
+# softplus(raw) + 1e-3 of the state, and observation normalisation. Every single-agent
+# trainer's ``default_config("continuous")`` carries them.
+CONTINUOUS_NETWORK = {
+    "activation": "silu",
+    "actor_hidden": (32, 32, 32, 32),
+    "critic_hidden": (256, 256, 256, 256, 256),
+    "kernel_init": "lecun_uniform",
+    "action_squash": "tanh",
+    "policy_std": "softplus",
+    "min_std": 1e-3,
+    "normalize_observations": True,
+}
 
 
 class Sizes(NamedTuple):
@@ -126,6 +151,8 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
         )
     in_range_field(config, "gamma", 0.0, 1.0)
     in_range_field(config, "gae_lambda", 0.0, 1.0)
+    if not config.get("reward_scale", 1.0) > 0:
+        raise ValueError(f"config.reward_scale: expected > 0, got {config.reward_scale!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate: expected > 0, got {config.learning_rate!r}")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0:
@@ -198,6 +225,22 @@ def make_optimizer(
     if config.max_grad_norm is None:
         return optax.with_extra_args_support(opt)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
+
+
+def make_trainer_evaluate(config: ml_collections.ConfigDict, model: Any, env: Environment):
+    """The trainer's ``evaluate(state)`` from ``config.eval_*`` (None when ``eval_episodes`` is 0
+    or absent): ``jaxml.rl.make_evaluate`` on ``env``, the trainer's own network and normaliser.
+    """
+    episodes = config.get("eval_episodes", 0)
+    if episodes == 0:
+        return None
+    return make_evaluate(
+        model,
+        env,
+        num_episodes=positive_int_field(config, "eval_episodes"),
+        max_steps=positive_int_field(config, "eval_max_steps"),
+        deterministic=bool(config.get("eval_deterministic", True)),
+    )
 
 
 def normalization_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:

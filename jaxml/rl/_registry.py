@@ -1,5 +1,9 @@
 """Trainers by name, like ``jaxml.envs``: ``names()``, ``default_config(name)``, ``make_trainer``.
 
+``default_config(name, "continuous")`` is a single-agent trainer's config for continuous control:
+PPO's own ``"continuous"`` preset (brax's PPO choices), and for A2C, TRPO and NPG their defaults
+with brax's networks and observation normalisation (``on_policy.CONTINUOUS_NETWORK``).
+
 Every registered trainer returns a ``jaxml.utils.trainer.Trainer`` (``OnPolicyTrainer`` for these,
 whose ``partition`` splits the environment axis over a mesh), so ``run_trainer`` runs any of them.
 """
@@ -12,7 +16,7 @@ from typing import NamedTuple
 import ml_collections
 from jumanji.env import Environment
 
-from jaxml.rl import a2c, dqn, mappo, npg, ppo, sac, trpo
+from jaxml.rl import a2c, dqn, mappo, npg, on_policy, ppo, sac, trpo
 from jaxml.utils import checks
 from jaxml.utils.trainer import Trainer
 
@@ -50,9 +54,29 @@ def _entry(name: str) -> _Entry:
     return _TRAINERS[checks.choice(name, "name", _TRAINERS)]
 
 
-def default_config(name: str) -> ml_collections.ConfigDict:
-    """The trainer's default config (a fresh ``ConfigDict``; override fields as you like)."""
-    return _entry(name).default_config()
+PRESETS = ("default", "continuous")
+
+
+def default_config(name: str, preset: str = "default") -> ml_collections.ConfigDict:
+    """The trainer's config (a fresh ``ConfigDict``; override fields as you like).
+
+    Raises:
+      ValueError: an unknown name or preset, or ``"continuous"`` for a multi-agent trainer
+        (their heads are categorical).
+    """
+    entry = _entry(name)
+    checks.choice(preset, "preset", PRESETS)
+    if preset == "default":
+        return entry.default_config()
+    if entry.multi_agent:
+        raise ValueError(f"preset: 'continuous' is for single-agent trainers, got {name!r}")
+    if entry.kind == "off_policy":  # SAC is continuous already; DQN is discrete.
+        raise ValueError(f"preset: 'continuous' is for on-policy trainers, got {name!r}")
+    if name == "ppo":
+        return ppo.default_config("continuous")
+    config = entry.default_config()
+    config.update(on_policy.CONTINUOUS_NETWORK)
+    return config
 
 
 def is_multi_agent(name: str) -> bool:

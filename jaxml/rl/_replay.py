@@ -23,6 +23,7 @@ import optax
 from jax.sharding import Mesh
 
 from jaxml.rl._evaluate import evaluate as evaluate_policy
+from jaxml.rl._evaluate import evaluation_metrics
 from jaxml.rl._rollout import EpisodeStats, Transition
 from jaxml.utils import checks
 from jaxml.utils.trainer import Trainer, replicated, split_leading_axis
@@ -120,8 +121,7 @@ def make_evaluate(model: Any, env: Any, config: ml_collections.ConfigDict, param
             model, params_of(state), key, env=env, num_episodes=config.eval_episodes,
             max_steps=config.eval_max_steps, deterministic=True,
         )  # fmt: skip
-        return {"eval_return": jnp.mean(out.returns),
-                "eval_length": jnp.mean(out.lengths.astype(jnp.float32))}  # fmt: skip
+        return evaluation_metrics(out)
 
     return evaluate
 

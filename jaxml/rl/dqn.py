@@ -78,29 +78,31 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 class QNetwork(nn.Module):
-    """An MLP from a flat observation ``[..., obs_dim]`` to action values ``[..., num_actions]``."""
+    """An MLP from a flat observation ``[..., obs_dim]`` to action values ``[..., num_actions]``.
+
+    ``as_policy=True`` (same parameters) returns ``(Categorical over the Q-values, max Q)``
+    instead: ``rl.evaluate``'s actor-critic interface, whose mode is the greedy action.
+    """
 
     num_actions: int
     hidden: Sequence[int] = (120, 84)
     activation: str = "relu"
+    as_policy: bool = False
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
+    def __call__(self, obs: jax.Array) -> jax.Array | tuple[distrax.Categorical, jax.Array]:
         x = obs
         for width in self.hidden:
             x = ACTIVATIONS[self.activation](nn.Dense(width)(x))
-        return nn.Dense(self.num_actions)(x)
+        q = nn.Dense(self.num_actions)(x)
+        if self.as_policy:
+            return distrax.Categorical(logits=q), jnp.max(q, axis=-1)
+        return q
 
 
-class GreedyPolicy(NamedTuple):
-    """``rl.evaluate``'s model interface over a Q-network: ``apply(params, obs) -> (policy,
-    value)`` with a Categorical over the Q-values (its mode is the greedy action) and max Q."""
-
-    q_network: QNetwork
-
-    def apply(self, params: Any, obs: jax.Array) -> tuple[distrax.Categorical, jax.Array]:
-        q = self.q_network.apply(params, obs)
-        return distrax.Categorical(logits=q), jnp.max(q, axis=-1)
+def greedy_policy(q_network: QNetwork) -> QNetwork:
+    """The Q-network as ``rl.evaluate``'s model (``as_policy=True``, the same parameters)."""
+    return q_network.clone(as_policy=True)
 
 
 class DQNState(NamedTuple):
@@ -282,7 +284,7 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
                              state.step + 1, updates)  # fmt: skip
         return new_state, metrics
 
-    model = GreedyPolicy(q_network)
+    model = greedy_policy(q_network)
     return OffPolicyTrainer(
         init=init,
         step=step,

@@ -345,6 +345,7 @@ def collect(
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         extras_fn=extras_fn,
+        reward_scale=float(config.get("reward_scale", 1.0)),
     )
     return rollout_state, batch if initial_state is None else SequenceBatch(batch, initial_state)
 
@@ -552,6 +553,7 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         init=init,
         step=step,
         num_steps=sizes.num_updates,
+        evaluate=on_policy.make_trainer_evaluate(config, policy, env),
         sizes=sizes,
         model=policy,
         optimizer=optimizer,

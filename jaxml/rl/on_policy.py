@@ -58,6 +58,7 @@ from jaxml.rl._collect import (
     rollout_and_gae,
 )
 from jaxml.rl._on_policy_config import (
+    CONTINUOUS_NETWORK,
     LAYERWISE_FREE,
     OPTIMIZERS,
     Metrics,
@@ -67,6 +68,7 @@ from jaxml.rl._on_policy_config import (
     in_range_field,
     make_model,
     make_optimizer,
+    make_trainer_evaluate,
     needs_layer_stats,
     normalization_kwargs,
     positive_int_field,
@@ -111,6 +113,7 @@ __all__ = [
     "actor_critic_curvature",
     "actor_critic_labels",
     "actor_params",
+    "CONTINUOUS_NETWORK",
     "base_config",
     "build_trainer",
     "check_separate_networks",
@@ -127,6 +130,7 @@ __all__ = [
     "init_state",
     "make_model",
     "make_optimizer",
+    "make_trainer_evaluate",
     "make_sgd_trainer",
     "make_train",
     "minibatch_outputs",
@@ -225,12 +229,14 @@ def build_trainer(
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         bootstrap_truncated=config.bootstrap_truncated,
+        reward_scale=float(config.get("reward_scale", 1.0)),
     )
     step = functools.partial(train_step, collect_fn=collect_fn, update_fn=update_fn, sizes=sizes)
     return OnPolicyTrainer(
         init=init,
         step=step,
         num_steps=sizes.num_updates,
+        evaluate=make_trainer_evaluate(config, model, env),
         sizes=sizes,
         model=model,
         optimizer=optimizer,

@@ -64,19 +64,12 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     config.normalize_advantages = True
     if preset == "continuous":
         config.update(
-            activation="silu",
-            actor_hidden=(32, 32, 32, 32),
-            critic_hidden=(256, 256, 256, 256, 256),
-            kernel_init="lecun_uniform",
-            action_squash="tanh",
-            policy_std="softplus",
-            min_std=1e-3,
+            on_policy.CONTINUOUS_NETWORK,
             clip_value=False,
             anneal_lr=False,
             max_grad_norm=None,
             clip_eps=0.3,
             bootstrap_truncated=False,
-            normalize_observations=True,
         )
     return config
 

@@ -45,6 +45,12 @@ def test_mesh_over_8_devices_gives_the_single_device_curves(tmp_path, normalize)
         np.testing.assert_allclose(
             [r[key] for r in rows["mesh"]], [r[key] for r in rows["one"]], rtol=1e-4, atol=1e-5
         )
+    # The final policy is evaluated once, after the last chunk, and the summary reports it.
+    assert "eval_return" not in rows["one"][0]
+    final = rows["one"][-1]["eval_return_per_seed"]
+    np.testing.assert_allclose(rows["mesh"][-1]["eval_return_per_seed"], final, rtol=1e-4)
+    summary = (tmp_path / "one" / "summary.md").read_text()
+    assert f"{np.mean(final):.1f} ± {np.std(final):.1f}" in summary
 
 
 def test_mesh_refuses_env_counts_the_devices_do_not_divide(tmp_path):

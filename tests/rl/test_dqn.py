@@ -105,7 +105,7 @@ def test_truncation_is_bootstrapped_not_terminal():
     out = jax.jit(make_train(trainer))(jax.random.PRNGKey(0))
     items = out.state.buffer.experience
     assert np.all(np.asarray(items.discount) == 1.0)  # Truncations keep discount 1.
-    q = trainer.model.q_network.apply(out.state.params, jnp.ones((1, 2)))
+    q = dqn.QNetwork(2, (16,)).apply(out.state.params, jnp.ones((1, 2)))
     np.testing.assert_allclose(q, 2.0, atol=0.08)
 
 

@@ -152,3 +152,27 @@ def test_collect_bootstraps_truncations_from_final_observation(bootstrap_truncat
         )
         np.testing.assert_allclose(batch.advantages[:, b], want, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(batch.targets[:, b], want + values[:-1], rtol=1e-4, atol=1e-4)
+
+
+def test_reward_scale_multiplies_the_gae_targets_and_leaves_episode_returns_raw():
+    from jaxml.rl.on_policy import rollout_and_gae
+
+    env = auto_reset(envs.make("gymnax/CartPole-v1", max_steps_in_episode=MAX_STEPS))
+
+    def bootstrap_fn(params, rollout_state, traj, initial):  # A zero critic.
+        return jnp.zeros(traj.value.shape[1:]), jnp.zeros_like(traj.value)
+
+    out = {}
+    for scale in (1.0, 3.0):
+        state = reset(env, jax.random.PRNGKey(0), 4)
+        out[scale] = rollout_and_gae(
+            None, state, jax.random.PRNGKey(1), env=env, act_fn=random_policy,
+            bootstrap_fn=bootstrap_fn, num_steps=40, gamma=0.9, gae_lambda=0.95,
+            reward_scale=scale,
+        )  # fmt: skip
+    (state1, batch1), (state3, batch3) = out[1.0], out[3.0]
+    np.testing.assert_allclose(batch3.targets, 3.0 * batch1.targets, rtol=1e-6)
+    np.testing.assert_allclose(batch3.advantages, 3.0 * batch1.advantages, rtol=1e-6)
+    np.testing.assert_array_equal(
+        state3.episodes.returned_episode_return, state1.episodes.returned_episode_return
+    )

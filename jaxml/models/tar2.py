@@ -1,0 +1,172 @@
+"""TAR²'s return model: a transformer over (step, agent) tokens that scores each one.
+
+"Redistributing Rewards Across Time and Agents for Multi-Agent Reinforcement Learning" (Kapoor
+et al., arXiv 2502.04864 v2; "TAR²: Temporal-Agent Reward Redistribution ..." v1; earlier
+arXiv 2412.14779), after the authors' ``Time_Agent_Transformer`` (``MAPPO/TARR/TARR.py``).
+
+Tokens: one per (step ``t``, agent ``i``), the sum of an observation embedding
+(``Dense(obs_{i,t})``), an action embedding (``Dense(one_hot(a_{i,t}))``), an agent-id
+embedding (``use_agent_id``) and a learned positional embedding of ``t``. ``depth`` blocks
+follow, each a causal self-attention over time (per agent) and then a self-attention over the
+agents (per step), both pre-LayerNorm residual layers with an MLP. Keys of invalid entries
+(dead agents, padded steps) are masked out of both attentions; every token may attend to itself,
+so no attention row is empty.
+
+Heads:
+
+- score ``ŝ_{i,t}``: an MLP on the concatenation of the token embedding and every block's
+  output (as the authors' reward head); ``jaxml.rl.tar2.redistribute`` normalises the scores.
+- inverse dynamics: logits of ``a_{i,t}`` from the observation embeddings at ``t`` and ``t+1``
+  and the last block's output at ``t-1`` (zeros at the first step and after an invalid one). It
+  never sees ``a_{i,t}``: the authors' notes describe the state embedding plus the previous
+  step's outputs; adding the next observation makes it inverse dynamics proper.
+
+Causality: temporal attention is causal and agent attention mixes agents of the same step, so
+every score ``ŝ_{·,t}`` depends only on the inputs (of all agents) at steps ``<= t``: changing
+anything at step ``t+1`` leaves the scores at steps ``<= t`` unchanged. The inverse-dynamics
+logits at ``t`` also read the observations at ``t+1``, by design. The authors' v1 also feeds the
+agents' mean final-step embedding to the reward head, which would make every score depend on the
+whole episode; this model leaves it out so that the scores stay causal.
+
+Permutation equivariance: without the agent-id embedding (``use_agent_id=False``) permuting the
+agents of the inputs permutes the outputs the same way.
+
+Why here: the module is a flax model like the others in ``jaxml.models``; the loss, the
+normalisation and the training loop are TAR²'s method and live in ``jaxml.rl.tar2``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class TAR2Output(NamedTuple):
+    scores: jax.Array  # [B, T, A] float32, unnormalised contribution scores ŝ_{i,t}.
+    action_logits: jax.Array  # [B, T, A, N] float32, inverse-dynamics logits of a_{i,t}.
+
+
+class _Residual(nn.Module):
+    """Pre-LayerNorm self-attention over the middle axis of ``[N, L, D]``, then an MLP."""
+
+    num_heads: int
+    mlp_ratio: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+        width = x.shape[-1]
+        h = nn.LayerNorm()(x)
+        x = x + nn.MultiHeadDotProductAttention(
+            num_heads=self.num_heads, qkv_features=width, deterministic=True
+        )(h, h, mask=mask[:, None])  # [N, 1 (heads), L, L]
+        h = nn.gelu(nn.Dense(self.mlp_ratio * width)(nn.LayerNorm()(x)))
+        return x + nn.Dense(width)(h)
+
+
+class TimeAgentBlock(nn.Module):
+    """Causal attention over time per agent, then attention over agents per step.
+
+    ``__call__(x [B, T, A, D], valid [B, T, A]) -> [B, T, A, D]``.
+    """
+
+    num_heads: int
+    mlp_ratio: int = 4
+
+    @nn.compact
+    def __call__(self, x: jax.Array, valid: jax.Array) -> jax.Array:
+        batch, steps, agents, width = x.shape
+        # Over time: [B·A, T, D]; query t sees valid keys s <= t, and itself.
+        xt = jnp.transpose(x, (0, 2, 1, 3)).reshape(batch * agents, steps, width)
+        vt = jnp.transpose(valid, (0, 2, 1)).reshape(batch * agents, steps)
+        causal = jnp.tril(jnp.ones((steps, steps), bool))
+        self_t = jnp.eye(steps, dtype=bool)
+        mask = causal[None] & (vt[:, None, :] | self_t[None])
+        xt = _Residual(self.num_heads, self.mlp_ratio, name="time")(xt, mask)
+        x = jnp.transpose(xt.reshape(batch, agents, steps, width), (0, 2, 1, 3))
+        # Over agents: [B·T, A, D]; every query sees the alive agents of its step, and itself.
+        xa = x.reshape(batch * steps, agents, width)
+        va = valid.reshape(batch * steps, agents)
+        self_a = jnp.eye(agents, dtype=bool)
+        mask = va[:, None, :] | self_a[None]
+        xa = _Residual(self.num_heads, self.mlp_ratio, name="agents")(xa, mask)
+        return xa.reshape(batch, steps, agents, width)
+
+
+class TAR2RewardModel(nn.Module):
+    """The TAR² return model (arXiv 2502.04864): scores and inverse-dynamics logits.
+
+    Attributes:
+      num_actions: ``N``, the size of each agent's discrete action space.
+      max_steps: the longest episode (the positional embedding's length).
+      num_agents: ``A`` (the agent-id embedding's size).
+      width: token width ``D`` (authors: 64).
+      depth: number of time-agent blocks (authors: 3).
+      num_heads: attention heads (authors: 4).
+      use_agent_id: add an agent-id embedding (authors' v1: yes). Without it the model is
+        permutation equivariant over agents.
+      mlp_ratio: hidden width of each block's MLP, in multiples of ``width``.
+      head_hidden: hidden width of the score and inverse-dynamics MLPs.
+
+    ``__call__(observations [B, T, A, O] float, actions [B, T, A] int, valid [B, T, A] bool)
+    -> TAR2Output``.
+    """
+
+    num_actions: int
+    max_steps: int
+    num_agents: int
+    width: int = 64
+    depth: int = 3
+    num_heads: int = 4
+    use_agent_id: bool = True
+    mlp_ratio: int = 4
+    head_hidden: int = 64
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array, valid: jax.Array) -> TAR2Output:
+        chex.assert_rank(observations, 4)
+        batch, steps, agents, _ = observations.shape
+        chex.assert_shape([actions, valid], (batch, steps, agents))
+        if steps > self.max_steps or agents != self.num_agents:
+            raise ValueError(
+                f"observations: expected [B, T<={self.max_steps}, {self.num_agents}, O], "
+                f"got {observations.shape}"
+            )
+        valid = jnp.asarray(valid, bool)
+        obs_embedding = nn.Dense(self.width, name="obs_embed")(
+            jnp.asarray(observations, jnp.float32)
+        )
+        one_hot = jax.nn.one_hot(actions, self.num_actions)
+        x = obs_embedding + nn.Dense(self.width, use_bias=False, name="action_embed")(one_hot)
+        positions = self.param(
+            "positions", nn.initializers.normal(0.02), (self.max_steps, self.width)
+        )
+        x = x + positions[None, :steps, None, :]
+        if self.use_agent_id:
+            ids = self.param("agent_ids", nn.initializers.normal(0.02), (agents, self.width))
+            x = x + ids[None, None]
+        layers = [x]
+        for i in range(self.depth):
+            x = TimeAgentBlock(self.num_heads, self.mlp_ratio, name=f"block_{i}")(x, valid)
+            layers.append(x)
+        h = jnp.concatenate(layers, axis=-1)
+        h = nn.relu(nn.Dense(self.head_hidden, name="score_hidden")(h))
+        # Zero-initialised: every score starts at 0, so the first redistribution is uniform
+        # (the normalisation's fallback) and the first predicted return is 0.
+        scores = nn.Dense(1, kernel_init=nn.initializers.zeros, name="score_out")(h)[..., 0]
+
+        # Inverse dynamics: (e_t, e_{t+1}, x_{t-1}) -> a_t; no input carries a_t.
+        zeros = jnp.zeros_like(obs_embedding[:, :1])
+        next_embedding = jnp.concatenate([obs_embedding[:, 1:], zeros], axis=1)
+        previous = jnp.where(valid[..., None], x, 0.0)
+        previous = jnp.concatenate([jnp.zeros_like(previous[:, :1]), previous[:, :-1]], axis=1)
+        g = jnp.concatenate([obs_embedding, next_embedding, previous], axis=-1)
+        g = nn.relu(nn.Dense(self.head_hidden, name="dynamics_hidden")(g))
+        logits = nn.Dense(self.num_actions, name="dynamics_out")(g)
+        return TAR2Output(scores=scores, action_logits=logits)
+
+
+__all__ = ["TAR2Output", "TAR2RewardModel", "TimeAgentBlock"]
