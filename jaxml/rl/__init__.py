@@ -93,3 +93,10 @@ __all__ += ["EvalResult", "evaluate", "evaluation_metrics", "make_evaluate", "po
 from jaxml.rl import tar2  # noqa: E402
 
 __all__ += ["tar2"]
+
+# Off-policy trainers (a flashbax replay buffer in the state): soft actor-critic and double DQN;
+# rl.names("off_policy") lists them.
+from jaxml.rl import dqn, sac  # noqa: E402
+from jaxml.rl._replay import OffPolicyTrainer  # noqa: E402
+
+__all__ += ["OffPolicyTrainer", "dqn", "sac"]

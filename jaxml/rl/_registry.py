@@ -16,7 +16,7 @@ from typing import NamedTuple
 import ml_collections
 from jumanji.env import Environment
 
-from jaxml.rl import a2c, mappo, npg, on_policy, ppo, trpo
+from jaxml.rl import a2c, dqn, mappo, npg, on_policy, ppo, sac, trpo
 from jaxml.utils import checks
 from jaxml.utils.trainer import Trainer
 
@@ -25,6 +25,7 @@ class _Entry(NamedTuple):
     default_config: Callable[[], ml_collections.ConfigDict]
     make_trainer: Callable[[ml_collections.ConfigDict, Environment], Trainer]
     multi_agent: bool  # Expects jaxml's multi-agent API (agent axis first).
+    kind: str = "on_policy"  # One of KINDS.
 
 
 _TRAINERS: dict[str, _Entry] = {
@@ -34,12 +35,19 @@ _TRAINERS: dict[str, _Entry] = {
     "npg": _Entry(npg.default_config, npg.make_trainer, False),
     "ippo": _Entry(lambda: mappo.default_config("ippo"), mappo.make_trainer, True),
     "mappo": _Entry(lambda: mappo.default_config("mappo"), mappo.make_trainer, True),
+    # Off-policy trainers (replay buffer in the state; config fields of their own).
+    "sac": _Entry(sac.default_config, sac.make_trainer, False, "off_policy"),
+    "dqn": _Entry(dqn.default_config, dqn.make_trainer, False, "off_policy"),
 }
+# What names(kind) lists: "on_policy" (the default, so callers that expect the on-policy config
+# fields keep working), "off_policy" (SAC, DQN) or "all".
+KINDS = ("on_policy", "off_policy", "all")
 
 
-def names() -> tuple[str, ...]:
-    """Every registered trainer name."""
-    return tuple(_TRAINERS)
+def names(kind: str = "on_policy") -> tuple[str, ...]:
+    """The registered trainer names of ``kind`` (one of ``KINDS``; default: on-policy)."""
+    checks.choice(kind, "kind", KINDS)
+    return tuple(n for n, e in _TRAINERS.items() if kind in ("all", e.kind))
 
 
 def _entry(name: str) -> _Entry:
@@ -62,6 +70,8 @@ def default_config(name: str, preset: str = "default") -> ml_collections.ConfigD
         return entry.default_config()
     if entry.multi_agent:
         raise ValueError(f"preset: 'continuous' is for single-agent trainers, got {name!r}")
+    if entry.kind == "off_policy":  # SAC is continuous already; DQN is discrete.
+        raise ValueError(f"preset: 'continuous' is for on-policy trainers, got {name!r}")
     if name == "ppo":
         return ppo.default_config("continuous")
     config = entry.default_config()

@@ -1,51 +1,23 @@
-"""A small off-policy trainer (DQN, Mnih et al. 2015) with a flashbax replay buffer in its state.
+"""The conformance suite's off-policy trainer: jaxml's real DQN (``jaxml.rl.dqn``), tiny.
 
-A test double for the trainer contract: it shows that an off-policy loop fits ``Trainer`` as it
-is (the buffer is a pytree in the state, checkpointed and vmapped like the rest), with no fake
-on-policy pieces. Each step: act ε-greedily in ``B`` auto-resetting environments, add the ``B``
-transitions to the buffer, and take one TD step on a sampled minibatch once the buffer holds
-enough (a ``lax.cond``, so the program does not change shape).
+It began as a DQN test double with a flashbax item buffer in its state, showing that an
+off-policy loop fits ``Trainer`` as it is; the library's DQN now does that, so the suite runs it.
+``ConstantRewardEnv`` is the SAC and DQN tests' truncation-bootstrapping check.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from typing import Any, NamedTuple
+from functools import cached_property
 
-import flashbax as fbx
-import flax.linen as nn
+import chex
 import jax
 import jax.numpy as jnp
-import optax
+from jumanji import specs
+from jumanji.env import Environment
+from jumanji.types import restart, transition, truncation
 
-from jaxml.rl._rollout import RolloutState, auto_reset, reset, rollout_step
-from jaxml.utils.trainer import Trainer, replicated, split_leading_axis
-
-
-class QNetwork(nn.Module):
-    num_actions: int
-    width: int = 16
-
-    @nn.compact
-    def __call__(self, obs):
-        return nn.Dense(self.num_actions)(nn.relu(nn.Dense(self.width)(obs)))
-
-
-class DQNState(NamedTuple):
-    params: Any
-    target_params: Any
-    opt_state: Any
-    rollout: RolloutState  # [B] environments.
-    buffer: Any  # flashbax item-buffer state of {obs, action, reward, discount, next_obs}.
-    key: jax.Array
-    step: jax.Array  # [] int32
-
-
-def _partition(state: DQNState, mesh) -> DQNState:
-    # The environments split over the devices; the buffer (one for all of them) is replicated.
-    rollout = split_leading_axis(state.rollout, mesh, name="num_envs")
-    return replicated(state, mesh)._replace(rollout=rollout)
+from jaxml.rl import dqn
+from jaxml.utils.trainer import Trainer
 
 
 def make_dqn_trainer(
@@ -60,73 +32,58 @@ def make_dqn_trainer(
     epsilon: float = 0.2,
     target_every: int = 4,
 ) -> Trainer:
-    env = auto_reset(env)
-    q = QNetwork(int(env.action_spec.num_values))
-    optimizer = optax.adam(learning_rate)
-    buffer = fbx.make_item_buffer(
-        max_length=buffer_size, min_length=batch_size, sample_batch_size=batch_size,
-        add_sequences=False, add_batches=True,
+    """``jaxml.rl.dqn`` with a constant ε, learning from the first full minibatch."""
+    config = dqn.default_config()
+    config.update(
+        num_envs=num_envs, total_timesteps=num_steps * num_envs, buffer_size=buffer_size,
+        batch_size=batch_size, learning_starts=0, learning_rate=learning_rate, gamma=gamma,
+        epsilon_start=epsilon, epsilon_end=epsilon, epsilon_anneal_steps=1,
+        target_update_period=target_every, hidden=(16,), eval_episodes=0,
     )  # fmt: skip
+    return dqn.make_trainer(config, env)
 
-    def policy(params, obs, key):
-        explore_key, action_key = jax.random.split(key)
-        greedy = jnp.argmax(q.apply(params, obs), axis=-1)
-        random = jax.random.randint(action_key, greedy.shape, 0, q.num_actions)
-        explore = jax.random.uniform(explore_key, greedy.shape) < epsilon
-        action = jnp.where(explore, random, greedy)
-        zeros = jnp.zeros(action.shape, jnp.float32)
-        return action, zeros, zeros
 
-    def init(key):
-        key_params, key_env, key_next = jax.random.split(key, 3)
-        obs = env.observation_spec.generate_value()
-        params = q.init(key_params, obs[None])
-        item = {"obs": obs, "action": jnp.int32(0), "reward": jnp.float32(0),
-                "discount": jnp.float32(0), "next_obs": obs}  # fmt: skip
-        return DQNState(
-            params, params, optimizer.init(params), reset(env, key_env, num_envs),
-            buffer.init(item), key_next, jnp.zeros((), jnp.int32),
-        )  # fmt: skip
+@chex.dataclass
+class ClockState:
+    t: jax.Array  # [] int32: steps into the episode.
+    key: jax.Array  # [2]: AutoResetWrapper reads it.
 
-    def td_loss(params, target_params, batch):
-        q_taken = jnp.take_along_axis(q.apply(params, batch["obs"]), batch["action"][:, None], 1)
-        target = batch["reward"] + gamma * batch["discount"] * jnp.max(
-            q.apply(target_params, batch["next_obs"]), axis=-1
+
+class ConstantRewardEnv(Environment):
+    """Reward 1 at every step, one constant observation, episodes truncated after ``horizon``
+    steps (never terminated): with discount γ every state's value is ``1 / (1 − γ)``.
+
+    A trainer that treats the truncation as a termination learns a smaller value instead (for
+    a constant observation, the fixed point of ``Q = 1 + γ·Q·(1 − 1/horizon)``), so it tells
+    the two apart. ``discrete``: a 2-action ``DiscreteArray``, else a ``[-1, 1]`` box ``[1]``.
+    """
+
+    def __init__(self, *, horizon: int = 5, discrete: bool = True):
+        self.horizon, self.discrete = horizon, discrete
+        super().__init__()
+
+    def reset(self, key):
+        obs = jnp.ones((2,), jnp.float32)
+        return ClockState(t=jnp.zeros((), jnp.int32), key=key), restart(obs, extras={})
+
+    def step(self, state, action):
+        del action
+        t = state.t + 1
+        obs = jnp.ones((2,), jnp.float32)
+        reward = jnp.ones((), jnp.float32)
+        timestep = jax.lax.cond(
+            t >= self.horizon,
+            lambda: truncation(reward, obs, extras={}),
+            lambda: transition(reward, obs, extras={}),
         )
-        return jnp.mean((q_taken[:, 0] - jax.lax.stop_gradient(target)) ** 2)
+        return ClockState(t=t, key=state.key), timestep
 
-    def step(state: DQNState):
-        key, act_key, sample_key = jax.random.split(state.key, 3)
-        rollout, t = rollout_step(state.rollout, act_key, env=env, policy_fn=policy,
-                                  params=state.params)  # fmt: skip
-        items = {"obs": t.obs, "action": t.action.astype(jnp.int32), "reward": t.reward,
-                 "discount": t.discount, "next_obs": t.next_obs}  # fmt: skip
-        buffer_state = buffer.add(state.buffer, items)
+    @cached_property
+    def observation_spec(self):
+        return specs.Array((2,), jnp.float32, "observation")
 
-        def learn(params, opt_state):
-            # flashbax broadcasts implicitly; the test suite raises on rank promotion.
-            with jax.numpy_rank_promotion("allow"):
-                batch = buffer.sample(buffer_state, sample_key).experience
-            loss, grads = jax.value_and_grad(td_loss)(params, state.target_params, batch)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        def wait(params, opt_state):
-            return params, opt_state, jnp.zeros((), jnp.float32)
-
-        params, opt_state, loss = jax.lax.cond(
-            buffer.can_sample(buffer_state), learn, wait, state.params, state.opt_state
-        )
-        count = state.step + 1
-        target = jax.tree.map(
-            functools.partial(jnp.where, count % target_every == 0), params, state.target_params
-        )
-        metrics = {
-            "td_loss": loss,
-            "episode_return": jnp.mean(rollout.episodes.returned_episode_return),
-        }
-        return DQNState(params, target, opt_state, rollout, buffer_state, key, count), metrics
-
-    return dataclasses.replace(
-        Trainer(init=init, step=step, num_steps=num_steps), partition=_partition
-    )
+    @cached_property
+    def action_spec(self):
+        if self.discrete:
+            return specs.DiscreteArray(2, name="action")
+        return specs.BoundedArray((1,), jnp.float32, -1.0, 1.0, "action")

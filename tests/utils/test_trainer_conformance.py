@@ -69,6 +69,15 @@ def regression_trainer() -> Trainer:
     )
 
 
+def sac_trainer() -> Trainer:
+    config = rl.default_config("sac")
+    config.update(
+        num_envs=4, total_timesteps=4 * STEPS, buffer_size=64, batch_size=4, learning_starts=8,
+        actor_hidden=(8,), critic_hidden=(8,), eval_episodes=2, eval_max_steps=5,
+    )  # fmt: skip
+    return rl.make_trainer("sac", config, envs.make("gymnax/Pendulum-v1"))
+
+
 BUILDERS = {
     **{name: (lambda name=name: rl_trainer(name)) for name in rl.names()},
     "supervised": regression_trainer,
@@ -116,6 +125,10 @@ def poisoned(trainer: Trainer, at_step: int) -> Trainer:
 # The default suite checks one trainer of each kind (on-policy, multi-agent, supervised,
 # off-policy); the other on-policy trainers share their loop and run with -m slow.
 DEFAULT = ("ppo", "mappo", "supervised", "dqn_double")
+# The off-policy trainers (rl.names("off_policy")): DQN runs by default as "dqn_double" (the
+# real jaxml.rl.dqn at a tiny size), SAC here on Pendulum.
+BUILDERS["sac"] = sac_trainer
+DEFAULT += ("sac",)
 PARAMS = [
     name if name in DEFAULT else pytest.param(name, marks=pytest.mark.slow) for name in BUILDERS
 ]
@@ -133,6 +146,7 @@ def case(request, tmp_path_factory):
 
 def test_every_registered_rl_trainer_is_covered():
     assert set(rl.names()) <= set(BUILDERS)
+    assert set(rl.names("off_policy")) <= set(BUILDERS) | {"dqn"}  # dqn: as "dqn_double".
 
 
 def test_compiles_once_for_every_chunk(case):
