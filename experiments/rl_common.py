@@ -18,6 +18,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from jaxml.utils.plotting import Band, Panel, plot_bands
 from jaxml.utils.trainer import Trainer, member_metric, run_options, run_trainer
 
 
@@ -87,3 +88,22 @@ def train_curves(
             "final_per_seed": per_seed[-1].tolist(),
         }
     return out
+
+
+def plot_rate_curves(
+    records: list[dict], path: Path, *, labels: dict[str, str], ylabel: str, title: str
+) -> None:
+    """Each run's training ``win_rate`` (seed mean, 95% band) against env steps and wall-clock;
+    ``labels`` maps a record's ``"run"`` to its legend entry."""
+    panels = []
+    for x_key, xlabel in (("env_steps", "environment steps"),
+                          ("wall_seconds", "wall-clock after compilation (s)")):  # fmt: skip
+        bands = [
+            Band(r[x_key], r["win_rate"]["mean"], r["win_rate"]["ci95"], labels[r["run"]])
+            for r in records
+            if r[x_key] is not None
+        ]
+        panels.append(Panel(bands, "", xlabel, ylabel, ylim=(-0.02, 1.02),
+                            legend=x_key == "env_steps"))  # fmt: skip
+    plot_bands([panels], path, title=title, panel_size=(5.5, 4), band_alpha=0.2,
+               legend_fontsize=8, dpi=90)  # fmt: skip

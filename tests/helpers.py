@@ -30,3 +30,20 @@ def run(args: list[str], *, devices: int | None = None, timeout: float = 600):
     proc = launch(args, devices=devices)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
+
+
+def eval_return_before_and_after(trainer, seeds: int):
+    """``(before, after)`` ``[seeds]``: a trainer's ``evaluate`` ``eval_return`` of its initial
+    and of its trained state (seeds vmapped, one compile for both evaluations)."""
+    import jax
+    import numpy as np
+
+    from jaxml.utils.trainer import scan_steps
+
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    state = jax.jit(jax.vmap(trainer.init))(keys)
+    evaluate = jax.jit(jax.vmap(trainer.evaluate))
+    before = evaluate(state)["eval_return"]
+    state, _ = jax.jit(jax.vmap(lambda s: scan_steps(trainer, s, trainer.num_steps)))(state)
+    after = evaluate(state)["eval_return"]
+    return np.asarray(before), np.asarray(after)

@@ -24,14 +24,13 @@ import ml_collections
 import numpy as np
 
 from experiments.lorasa.config import RUNS, get_config
-from experiments.rl_common import train_curves
+from experiments.rl_common import plot_rate_curves, train_curves
 from jaxml import envs
 from jaxml.models import lora
 from jaxml.models.agent_actor_critic import CRITIC_PREFIXES, count_params
 from jaxml.rl import mappo
 from jaxml.utils.claims import Claim, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
-from jaxml.utils.plotting import Band, Panel, plot_bands
 
 NAME = "lorasa"
 FIGURE = "win_rates.png"
@@ -140,18 +139,14 @@ def claims(records: list[dict]) -> list[Claim]:
 
 def plot(records: list[dict], path: Path) -> None:
     """Training win rate against environment steps and against wall-clock."""
-    panels = []
-    for x_key, xlabel in (("env_steps", "environment steps"),
-                          ("wall_seconds", "wall-clock after compilation (s)")):  # fmt: skip
-        bands = [
-            Band(r[x_key], r["win_rate"]["mean"], r["win_rate"]["ci95"], RUNS[r["run"]].label)
-            for r in records
-            if r[x_key] is not None
-        ]
-        panels.append(Panel(bands, "", xlabel, "win rate", ylim=(-0.02, 1.02),
-                            legend=x_key == "env_steps"))  # fmt: skip
-    plot_bands([panels], path, title="PS / NPS / LoRASA (IPPO): seed mean, 95% band",
-               panel_size=(5.5, 4), band_alpha=0.2, legend_fontsize=8, dpi=90)  # fmt: skip
+    labels = {name: run.label for name, run in RUNS.items()}
+    plot_rate_curves(
+        records,
+        path,
+        labels=labels,
+        ylabel="win rate",
+        title="PS / NPS / LoRASA (IPPO): seed mean, 95% band",
+    )
 
 
 def write_summary(config, records: list[dict], workdir: Path) -> None:

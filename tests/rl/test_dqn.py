@@ -16,7 +16,8 @@ import pytest
 
 from jaxml import envs, rl
 from jaxml.rl import _replay, dqn
-from jaxml.utils.trainer import make_train, scan_steps
+from jaxml.utils.trainer import make_train
+from tests.helpers import eval_return_before_and_after
 from tests.utils.offpolicy_double import ConstantRewardEnv
 
 
@@ -135,14 +136,9 @@ def test_bad_config_and_env_raise_naming_them():
 
 
 def greedy_return(config, seeds):
-    trainer = dqn.make_trainer(config, envs.make("gymnax/CartPole-v1"))
-    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    state = jax.jit(jax.vmap(trainer.init))(keys)
-    evaluate = jax.jit(jax.vmap(trainer.evaluate))  # One compile for both evaluations.
-    before = evaluate(state)["eval_return"]
-    state, _ = jax.jit(jax.vmap(lambda s: scan_steps(trainer, s, trainer.num_steps)))(state)
-    after = evaluate(state)["eval_return"]
-    return np.asarray(before), np.asarray(after)
+    return eval_return_before_and_after(
+        dqn.make_trainer(config, envs.make("gymnax/CartPole-v1")), seeds
+    )
 
 
 def test_dqn_improves_on_cartpole_in_a_short_budget():
