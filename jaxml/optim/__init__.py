@@ -30,7 +30,6 @@ from jaxml.optim._kfac import scale_by_kfac as scale_by_kfac
 from jaxml.optim._kronecker import LayerFactors as LayerFactors
 from jaxml.optim._kronecker import LayerStats as LayerStats
 from jaxml.optim._kronecker import ScaleByKroneckerState as ScaleByKroneckerState
-from jaxml.optim._kronecker import factored_damping as factored_damping
 from jaxml.optim._kronecker import gradient_regularization_term as gradient_regularization_term
 from jaxml.optim._kronecker import (
     scale_by_kronecker_natural_gradient as scale_by_kronecker_natural_gradient,
@@ -81,5 +80,4 @@ __all__ = [
     "scale_by_quadratic_model",
     "curvature_vector_product",
     "output_gram",
-    "factored_damping",
 ]

@@ -17,17 +17,19 @@ ICML 2015 (arXiv 1503.05671):
   ``λ ← λ/ω`` when ``ρ < 1/4``, ``ω = (19/20)^T``. As in the paper (and kfac-jax's default)
   ``M`` in ``ρ`` leaves the damping out.
 
-* §6.3: the preconditioner receives the same λ and splits it between its Kronecker factors
-  (factored Tikhonov damping, :func:`jaxml.optim.factored_damping`).
+* §6.3: the preconditioner is rebuilt at every step with the same λ as its ``damping``; the
+  Kronecker blocks split it between their two factors (factored Tikhonov damping:
+  ``(A + π√λ I) ⊗ (G + √λ/π I)``, ``π² = (tr A / dim A) / (tr G / dim G)``).
 
 The wrapper is optimizer-agnostic: any preconditioner whose ``update`` returns ``F̂⁻¹g`` (the
 sign optax's ``scale_by_*`` blocks use) fits, ``optax.identity()`` included, which gives
-the quadratic-model-tuned SGD with momentum. The Kronecker preconditioners of ``kfac``,
-``ring`` and ``reng`` read the adapted λ from the extra arg ``adapted_damping``.
+the quadratic-model-tuned SGD with momentum. ``kfac``, ``ring`` and ``reng`` pass theirs as a
+factory ``damping -> scale_by_*(damping, ...)``, whose state does not depend on the damping.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import chex
@@ -129,7 +131,8 @@ def levenberg_marquardt_damping(
 
 
 def scale_by_quadratic_model(
-    preconditioner: optax.GradientTransformation,
+    preconditioner: optax.GradientTransformation
+    | Callable[[jax.Array], optax.GradientTransformation],
     initial_damping: float = 1e-3,
     momentum: optax.ScalarOrSchedule | None = None,
     scale: optax.ScalarOrSchedule = 1.0,
@@ -146,8 +149,9 @@ def scale_by_quadratic_model(
     adds): do not chain ``scale_by_learning_rate`` after it.
 
     Args:
-      preconditioner: ``update(g) -> F̂⁻¹g``; it gets the extra arg ``adapted_damping=λ`` (the
-        Kronecker blocks use it in place of their ``damping``), and every other extra arg.
+      preconditioner: ``update(g) -> F̂⁻¹g`` (it gets every extra arg), or a factory
+        ``damping -> `` such a transformation, called with the current λ at every step (its
+        state must not depend on the damping, as the Kronecker blocks' does not).
       initial_damping: λ at step 0; with ``adapt_damping`` False, λ for good.
       momentum: None: μ from the 2-D model; a number or schedule: that μ, α alone solved for.
       scale: multiplies the model's step ``α Δ + μ δ₀`` (1: the paper's; < 1 is more careful).
@@ -162,7 +166,12 @@ def scale_by_quadratic_model(
     loss of the batch ``g`` is from; required with ``adapt_damping``), ``value`` (optional
     ``[]``: that loss at ``params``, saves a forward pass), and the preconditioner's own.
     """
-    preconditioner = optax.with_extra_args_support(preconditioner)
+
+    def preconditioner_at(damping):
+        # A GradientTransformation is a NamedTuple, hence not callable: a factory is.
+        tx = preconditioner(damping) if callable(preconditioner) else preconditioner
+        return optax.with_extra_args_support(tx)
+
     decay = (19.0 / 20.0) ** damping_adaptation_every if damping_decay is None else damping_decay
 
     def init_fn(params):
@@ -173,7 +182,7 @@ def scale_by_quadratic_model(
             learning_rate=jnp.zeros([], jnp.float32),
             momentum=jnp.zeros([], jnp.float32),
             reduction_ratio=jnp.full([], jnp.nan, jnp.float32),
-            inner_state=preconditioner.init(params),
+            inner_state=preconditioner_at(jnp.asarray(initial_damping, jnp.float32)).init(params),
         )
 
     def update_fn(
@@ -193,8 +202,8 @@ def scale_by_quadratic_model(
         count = state.count
         lam = state.damping
         grads = updates
-        preconditioned, inner_state = preconditioner.update(
-            grads, state.inner_state, params, adapted_damping=lam, loss_fn=loss_fn, **extra
+        preconditioned, inner_state = preconditioner_at(lam).update(
+            grads, state.inner_state, params, loss_fn=loss_fn, **extra
         )
         direction = jax.tree.map(jnp.negative, preconditioned)  # Δ = −F̂⁻¹g.
         last = state.last_update
@@ -247,7 +256,7 @@ def scale_by_quadratic_model(
 
 
 def step_rule(
-    block: optax.GradientTransformation,
+    block: Callable[[optax.ScalarOrSchedule], optax.GradientTransformation],
     learning_rate: optax.ScalarOrSchedule,
     damping: optax.ScalarOrSchedule,
     adaptive: bool,
@@ -257,14 +266,15 @@ def step_rule(
     min_damping: float,
     max_damping: float,
 ) -> optax.GradientTransformationExtraArgs:
-    """The alias of a preconditioner ``block``: a fixed learning rate, or the adaptive step.
+    """The alias of a preconditioner ``block(damping)``: fixed learning rate, or the adaptive step.
 
-    ``adaptive`` False: ``chain(block, scale_by_learning_rate(learning_rate))`` (``momentum``
-    and the damping-adaptation arguments are unused). True: :func:`scale_by_quadratic_model`
-    around ``block`` with ``damping`` as the initial λ and ``learning_rate`` as its ``scale``.
+    ``adaptive`` False: ``chain(block(damping), scale_by_learning_rate(learning_rate))``
+    (``momentum`` and the damping-adaptation arguments are unused). True:
+    :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ and
+    ``learning_rate`` as its ``scale``.
     """
     if not adaptive:
-        return optax.chain(block, optax.scale_by_learning_rate(learning_rate))
+        return optax.chain(block(damping), optax.scale_by_learning_rate(learning_rate))
     if callable(damping):
         raise ValueError(
             "damping: expected a number with adaptive=True (the initial Levenberg–Marquardt "

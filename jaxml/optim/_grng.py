@@ -93,7 +93,7 @@ def ring(
     added to it in the Kronecker factors, not in the quadratic model).
     """
     return step_rule(
-        scale_by_ring(
+        lambda damping: scale_by_ring(
             rho,
             damping,
             factor_decay,
@@ -135,7 +135,7 @@ def reng(
     preconditioner (the Levenberg–Marquardt λ replaces the base damping).
     """
     return step_rule(
-        scale_by_reng(
+        lambda damping: scale_by_reng(
             rho,
             damping,
             factor_decay,

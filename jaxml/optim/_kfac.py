@@ -55,7 +55,7 @@ def kfac(
     (``curvature_gram``, ``loss_fn``, ``value``) it then needs.
     """
     return step_rule(
-        scale_by_kfac(
+        lambda damping: scale_by_kfac(
             damping,
             factor_decay,
             inverse_update_every,

@@ -124,20 +124,6 @@ def layer_factors(stats: LayerStats, has_bias: bool) -> tuple[jax.Array, jax.Arr
     return a.T @ a / n, e.T @ e / n
 
 
-def factored_damping(a: jax.Array, g: jax.Array, damping: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(π√λ, √λ/π)``: the shares of the damping ``λ`` added to each Kronecker factor.
-
-    Factored Tikhonov damping (Martens & Grosse 2015, arXiv 1503.05671, §6.3): ``A ⊗ G + λI`` is
-    approximated by ``(A + π√λ I) ⊗ (G + √λ/π I)``, with ``π² = (tr A / dim A) / (tr G / dim G)``
-    chosen to minimise the norm of the cross terms (π is the trace-norm choice of the paper).
-    """
-    mean_eig_a = jnp.trace(a) / a.shape[0]
-    mean_eig_g = jnp.trace(g) / g.shape[0]
-    pi = jnp.sqrt(jnp.maximum(mean_eig_a, 1e-12) / jnp.maximum(mean_eig_g, 1e-12))
-    root = jnp.sqrt(damping)
-    return pi * root, root / pi
-
-
 def damped_inverses(
     a: jax.Array,
     g: jax.Array,
@@ -151,9 +137,12 @@ def damped_inverses(
 
     With ``active`` False no iteration runs (see ``newton_schulz_inverse``).
     """
-    a_damping, g_damping = factored_damping(a, g, damping)
-    a_damped = a + a_damping * jnp.eye(a.shape[0], dtype=a.dtype)
-    g_damped = g + g_damping * jnp.eye(g.shape[0], dtype=g.dtype)
+    mean_eig_a = jnp.trace(a) / a.shape[0]
+    mean_eig_g = jnp.trace(g) / g.shape[0]
+    pi = jnp.sqrt(jnp.maximum(mean_eig_a, 1e-12) / jnp.maximum(mean_eig_g, 1e-12))
+    root = jnp.sqrt(damping)
+    a_damped = a + pi * root * jnp.eye(a.shape[0], dtype=a.dtype)
+    g_damped = g + root / pi * jnp.eye(g.shape[0], dtype=g.dtype)
     a_warm = None if warm is None else warm.a_inv
     g_warm = None if warm is None else warm.g_inv
     a_inv = newton_schulz_inverse(a_damped, num_iters, a_warm, tol, active)
@@ -223,9 +212,7 @@ def scale_by_kronecker_natural_gradient(
         gradient ``g``; parameters outside dense layers count with ``F̂ = I``. None: off.
 
     Extra args of ``update``: ``layer_stats`` (required; see :class:`LayerStats` and
-    ``loss_grads_and_stats``), ``loss_fn`` (required when ``explicit_rho`` is set) and
-    ``adapted_damping`` (optional ``[]``: replaces ``damping``; passed by
-    :func:`jaxml.optim.scale_by_quadratic_model`, which adapts it).
+    ``loss_grads_and_stats``) and ``loss_fn`` (required when ``explicit_rho`` is set).
     Parameters outside dense layers (LayerNorm scales, embeddings) pass through unchanged.
     """
 
@@ -241,26 +228,14 @@ def scale_by_kronecker_natural_gradient(
             count=jnp.zeros([], jnp.int32), damping=jnp.zeros([], jnp.float32), factors=factors
         )
 
-    def update_fn(
-        updates,
-        state,
-        params=None,
-        *,
-        layer_stats=None,
-        loss_fn=None,
-        adapted_damping=None,
-        **extra_args,
-    ):
+    def update_fn(updates, state, params=None, *, layer_stats=None, loss_fn=None, **extra_args):
         del extra_args
         if params is None:
             raise ValueError("params: Kronecker-factored updates need params (layer shapes)")
         stats = flat_layer_stats(layer_stats, params)
         layers = kronecker_layers(params)
         count = state.count
-        # The Levenberg–Marquardt λ of jaxml.optim.scale_by_quadratic_model replaces the
-        # fixed (or scheduled) one when given.
-        lam = _value(damping, count) if adapted_damping is None else adapted_damping
-        lam = jnp.asarray(lam).astype(jnp.float32)
+        lam = _value(damping, count).astype(jnp.float32)
         rho_implicit = _value(implicit_rho, count).astype(jnp.float32)
 
         grads = updates

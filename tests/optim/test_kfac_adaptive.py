@@ -13,6 +13,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxml import optim
 from jaxml.models import MLP
+from jaxml.optim._kronecker import damped_inverses
 
 N, D_IN, K = 24, 3, 3
 MODEL = MLP(K, hidden=(5,), activation=jnp.tanh)
@@ -151,12 +152,8 @@ def test_kfac_adaptive_update_is_the_dense_quadratic_model_step():
 
     # Δ = −(K-FAC direction) from the same Kronecker state and damping, computed apart.
     ci = curvature_inputs(params, seed=1)
-    kfac_direction, _ = optim.scale_by_kfac(damping=lam).update(
-        ci.grads,
-        previous.inner_state,
-        params,
-        layer_stats=ci.layer_stats,
-        adapted_damping=previous.damping,
+    kfac_direction, _ = optim.scale_by_kfac(damping=previous.damping).update(
+        ci.grads, previous.inner_state, params, layer_stats=ci.layer_stats
     )
     delta = -flat64(kfac_direction)
     last = flat64(previous.last_update)
@@ -230,15 +227,21 @@ def test_an_overshooting_step_raises_the_damping():
 
 
 def test_factored_damping_pi_by_hand():
+    # K-FAC's inverses are of (A + π√λ I) and (G + √λ/π I), π² = (tr A / dim A) / (tr G / dim G).
     rng = np.random.default_rng(0)
     a_half, g_half = rng.normal(size=(6, 4)), rng.normal(size=(5, 3))
     a, g = a_half.T @ a_half, 3.0 * g_half.T @ g_half
     lam = 0.02
     pi = np.sqrt((np.trace(a) / 4) / (np.trace(g) / 3))
-    a_damping, g_damping = optim.factored_damping(jnp.asarray(a), jnp.asarray(g), lam)
-    np.testing.assert_allclose(a_damping, pi * np.sqrt(lam), rtol=1e-5)
-    np.testing.assert_allclose(g_damping, np.sqrt(lam) / pi, rtol=1e-5)
-    np.testing.assert_allclose(a_damping * g_damping, lam, rtol=1e-5)
+    a_inv, g_inv = damped_inverses(
+        jnp.asarray(a, jnp.float32), jnp.asarray(g, jnp.float32), jnp.float32(lam), None, 60, None
+    )
+    want_a = np.linalg.inv(a + pi * np.sqrt(lam) * np.eye(4))
+    want_g = np.linalg.inv(g + np.sqrt(lam) / pi * np.eye(3))
+    np.testing.assert_allclose(a_inv, want_a, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(g_inv, want_g, rtol=1e-3, atol=1e-5)
+    # π matters here: the plain √λ split (π = 1) gives another inverse.
+    assert not np.allclose(a_inv, np.linalg.inv(a + np.sqrt(lam) * np.eye(4)), rtol=1e-3)
 
 
 def test_identity_preconditioner_gives_quadratic_model_sgd_with_momentum():
