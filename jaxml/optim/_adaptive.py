@@ -141,6 +141,7 @@ def scale_by_quadratic_model(
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
     """Wraps a preconditioner: its direction, scaled and mixed with the last update by §7.
 
@@ -160,6 +161,10 @@ def scale_by_quadratic_model(
       damping_adaptation_every: T, in steps; λ changes after steps T−1, 2T−1, ...
       damping_decay: ω; None: ``(19/20)^T`` (§6.5).
       min_damping, max_damping: λ is clipped to this range.
+      min_preconditioner_damping: the preconditioner gets ``max(λ, this)``, the 2-D model λ
+        itself: the preconditioner's own damping γ, kept apart from λ as in §6.6 (there chosen
+        by a search; here a floor). A floor keeps the Kronecker factors well conditioned, so
+        their warm-started Newton–Schulz inverses need few iterations when λ becomes tiny.
 
     Extra args of ``update``: ``curvature_gram`` (required: ``(v₁, ..., v_k) -> [k, k]``
     ``[vᵢᵀ C vⱼ]``, from ``jaxml.optim.loss_grads_and_stats``), ``loss_fn`` (params -> mean
@@ -182,7 +187,9 @@ def scale_by_quadratic_model(
             learning_rate=jnp.zeros([], jnp.float32),
             momentum=jnp.zeros([], jnp.float32),
             reduction_ratio=jnp.full([], jnp.nan, jnp.float32),
-            inner_state=preconditioner_at(jnp.asarray(initial_damping, jnp.float32)).init(params),
+            inner_state=preconditioner_at(
+                jnp.maximum(jnp.asarray(initial_damping, jnp.float32), min_preconditioner_damping)
+            ).init(params),
         )
 
     def update_fn(
@@ -202,7 +209,8 @@ def scale_by_quadratic_model(
         count = state.count
         lam = state.damping
         grads = updates
-        preconditioned, inner_state = preconditioner_at(lam).update(
+        gamma = jnp.maximum(lam, min_preconditioner_damping)
+        preconditioned, inner_state = preconditioner_at(gamma).update(
             grads, state.inner_state, params, loss_fn=loss_fn, **extra
         )
         direction = jax.tree.map(jnp.negative, preconditioned)  # Δ = −F̂⁻¹g.
@@ -265,6 +273,7 @@ def step_rule(
     damping_decay: float | None,
     min_damping: float,
     max_damping: float,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
     """The alias of a preconditioner ``block(damping)``: fixed learning rate, or the adaptive step.
 
@@ -289,4 +298,5 @@ def step_rule(
         damping_decay=damping_decay,
         min_damping=min_damping,
         max_damping=max_damping,
+        min_preconditioner_damping=min_preconditioner_damping,
     )

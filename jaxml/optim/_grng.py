@@ -85,6 +85,7 @@ def ring(
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
     """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``.
 
@@ -110,6 +111,7 @@ def ring(
         damping_decay,
         min_damping,
         max_damping,
+        min_preconditioner_damping,
     )
 
 
@@ -128,6 +130,7 @@ def reng(
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``.
 
@@ -152,4 +155,5 @@ def reng(
         damping_decay,
         min_damping,
         max_damping,
+        min_preconditioner_damping,
     )

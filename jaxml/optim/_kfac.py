@@ -45,6 +45,7 @@ def kfac(
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
     """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``.
 
@@ -71,4 +72,5 @@ def kfac(
         damping_decay,
         min_damping,
         max_damping,
+        min_preconditioner_damping,
     )

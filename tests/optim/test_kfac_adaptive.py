@@ -313,3 +313,19 @@ def test_missing_curvature_gram_and_schedule_damping_are_errors():
         tx.update(ci.grads, tx.init(PARAMS), PARAMS, layer_stats=ci.layer_stats)
     with pytest.raises(ValueError, match="damping"):
         optim.kfac(1.0, damping=optax.constant_schedule(1e-2), adaptive=True)
+
+
+def test_preconditioner_damping_floor_is_used_by_the_preconditioner_only():
+    lam, floor = 1e-4, 0.1
+    tx = optim.kfac(1.0, damping=lam, adaptive=True, min_preconditioner_damping=floor)
+    state = tx.init(PARAMS)
+    updates, state = adaptive_step(tx)(PARAMS, state, 0)
+    ci = curvature_inputs(PARAMS, seed=0)
+    fresh = optim.scale_by_kfac(damping=floor)
+    kfac_direction, _ = fresh.update(
+        ci.grads, fresh.init(PARAMS), PARAMS, layer_stats=ci.layer_stats
+    )
+    delta = -flat64(kfac_direction)
+    c, g = dense_curvature(PARAMS, "categorical"), flat64(ci.grads)
+    alpha = -(g @ delta) / (delta @ c @ delta + lam * delta @ delta)  # The model's λ, not γ.
+    np.testing.assert_allclose(flat64(updates), alpha * delta, rtol=2e-3, atol=1e-7)
