@@ -164,7 +164,8 @@ def scale_by_quadratic_model(
       min_preconditioner_damping: the preconditioner gets ``max(λ, this)``, the 2-D model λ
         itself: the preconditioner's own damping γ, kept apart from λ as in §6.6 (there chosen
         by a search; here a floor). A floor keeps the Kronecker factors well conditioned, so
-        their warm-started Newton–Schulz inverses need few iterations when λ becomes tiny.
+        their warm-started Newton–Schulz inverses need few iterations when λ becomes tiny
+        (on digits: cheaper refreshes, worse final loss; see docs/kfac_adaptive.md).
 
     Extra args of ``update``: ``curvature_gram`` (required: ``(v₁, ..., v_k) -> [k, k]``
     ``[vᵢᵀ C vⱼ]``, from ``jaxml.optim.loss_grads_and_stats``), ``loss_fn`` (params -> mean
