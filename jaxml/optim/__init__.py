@@ -10,8 +10,16 @@ the learning rate, as optax does. Curvature inputs beyond the gradient are keywo
 from optax.contrib import hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian
 from optax.contrib import sophia as sophia
 
+from jaxml.optim._adaptive import ScaleByQuadraticModelState as ScaleByQuadraticModelState
+from jaxml.optim._adaptive import levenberg_marquardt_damping as levenberg_marquardt_damping
+from jaxml.optim._adaptive import quadratic_model_change as quadratic_model_change
+from jaxml.optim._adaptive import quadratic_model_coefficients as quadratic_model_coefficients
+from jaxml.optim._adaptive import reduction_ratio as reduction_ratio
+from jaxml.optim._adaptive import scale_by_quadratic_model as scale_by_quadratic_model
 from jaxml.optim._curvature import CurvatureInputs as CurvatureInputs
+from jaxml.optim._curvature import curvature_vector_product as curvature_vector_product
 from jaxml.optim._curvature import loss_grads_and_stats as loss_grads_and_stats
+from jaxml.optim._curvature import output_gram as output_gram
 from jaxml.optim._curvature import sampled_layer_stats as sampled_layer_stats
 from jaxml.optim._grng import reng as reng
 from jaxml.optim._grng import ring as ring
@@ -64,4 +72,12 @@ __all__ = [
     "scale_by_rkalman",
     "sophia",
     "train_step",
+    "ScaleByQuadraticModelState",
+    "levenberg_marquardt_damping",
+    "quadratic_model_change",
+    "quadratic_model_coefficients",
+    "reduction_ratio",
+    "scale_by_quadratic_model",
+    "curvature_vector_product",
+    "output_gram",
 ]

@@ -9,7 +9,7 @@ same forward gives the gradient at the real labels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -32,6 +32,9 @@ class CurvatureInputs(NamedTuple):
     loss_fn: Callable[
         [Any], jax.Array
     ]  # params -> mean loss on this batch (extra arg ``loss_fn``).
+    # (v_1, ..., v_k) of params-shaped tangents -> [k, k] Gram matrix [v_iᵀ C v_j] of the exact
+    # Fisher (= Gauss–Newton here) C of the mean loss; extra arg ``curvature_gram``.
+    curvature_gram: Callable[[Sequence[Any]], jax.Array]
 
 
 def conv_patches(module: nn.Conv, inputs: jax.Array) -> jax.Array:
@@ -135,7 +138,19 @@ def loss_grads_and_stats(
             return model.apply(params, inputs, mutable=["perturbations"])[1]["perturbations"]
 
     perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(shapes))
-    outputs, pullback, recorded = jax.vjp(forward, params, perturbations, has_aux=True)
+    # Linearize once, then transpose (what jax.vjp does inside): the same forward pass serves the
+    # backward passes and the Jacobian-vector products of ``curvature_gram``.
+    outputs, linear, recorded = jax.linearize(forward, params, perturbations, has_aux=True)
+    transposed = jax.linear_transpose(linear, params, perturbations)
+
+    def pullback(cotangent):
+        return transposed(cotangent.astype(outputs.dtype))
+
+    def curvature_gram(vectors):
+        # J v for every v at once (vmap batches the tangent matmuls), perturbations held at 0.
+        stacked = jax.tree.map(lambda *v: jnp.stack(v), *vectors)
+        tangents = jax.vmap(lambda v: linear(v, perturbations))(stacked)
+        return output_gram(outputs, tangents, likelihood)
 
     def mean_loss(outputs):
         return jnp.mean(per_example_nll(outputs, targets, likelihood))
@@ -154,7 +169,58 @@ def loss_grads_and_stats(
     def loss_fn(p):
         return mean_loss(model.apply(p, inputs))
 
-    return CurvatureInputs(loss, grads, layer_stats, loss_fn)
+    return CurvatureInputs(loss, grads, layer_stats, loss_fn, curvature_gram)
+
+
+def output_gram(outputs: jax.Array, tangents: jax.Array, likelihood: str) -> jax.Array:
+    """``[k, k]`` ``[u_iᵀ H u_j]`` averaged over positions, ``H`` the NLL's Hessian in outputs.
+
+    ``outputs`` ``[..., K]``; ``tangents`` ``[k, ..., K]`` (``u_i = J v_i``). For the softmax
+    cross-entropy ``H = diag(p) − p pᵀ``, for the unit Gaussian ``H = I``: both are canonical
+    links, so the Gauss–Newton matrix ``Jᵀ H J`` equals the Fisher (Martens & Grosse 2015,
+    arXiv 1503.05671, §7 computes the quadratic model with these exact products).
+    """
+    positions = max(1, outputs.size // outputs.shape[-1])
+    u = tangents.astype(jnp.float32)
+    if likelihood == "gaussian":
+        flat = u.reshape(u.shape[0], -1)
+        return flat @ flat.T / positions
+    p = jax.nn.softmax(jax.lax.stop_gradient(outputs).astype(jnp.float32), axis=-1)
+    flat_p = p.reshape(-1, p.shape[-1])
+    flat_u = u.reshape(u.shape[0], -1, u.shape[-1])
+    weighted = flat_u * flat_p[None]
+    pu = jnp.sum(weighted, axis=-1)  # [k, positions]: pᵀu per position.
+    gram = jnp.einsum("inc,jnc->ij", weighted, flat_u) - pu @ pu.T
+    return gram / positions
+
+
+def curvature_vector_product(
+    model: nn.Module, params: Any, inputs: jax.Array, *, likelihood: str = "categorical"
+) -> Callable[[Any], Any]:
+    """``v -> C v``, the exact Fisher (= Gauss–Newton) of the mean NLL of ``model`` on ``inputs``.
+
+    ``C = (1/N) Σ_n J_nᵀ H_n J_n`` (``H_n``: see :func:`output_gram`), by one ``jax.jvp`` and one
+    ``jax.vjp`` through the model (Schraudolph 2002; Martens & Grosse 2015, arXiv 1503.05671, §7).
+    """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood={likelihood!r}: must be one of {', '.join(LIKELIHOODS)}")
+
+    def apply(p):
+        return model.apply(p, inputs)
+
+    outputs, pullback = jax.vjp(apply, params)
+    positions = max(1, outputs.size // outputs.shape[-1])
+
+    def product(v):
+        u = jax.jvp(apply, (params,), (v,))[1].astype(jnp.float32)
+        if likelihood == "gaussian":
+            hu = u
+        else:
+            p = jax.nn.softmax(outputs.astype(jnp.float32), axis=-1)
+            hu = p * u - p * jnp.sum(p * u, axis=-1, keepdims=True)
+        return pullback((hu / positions).astype(outputs.dtype))[0]
+
+    return product
 
 
 def _layer_stats(params: Any, recorded: Any, output_grads: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import optax
 
+from jaxml.optim._adaptive import step_rule
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
 
 # The factories repeat the core's arguments on purpose: optax.inject_hyperparams binds them by
@@ -78,10 +79,22 @@ def ring(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
+    adaptive: bool = False,
+    momentum: optax.ScalarOrSchedule | None = None,
+    damping_adaptation_every: int = 5,
+    damping_decay: float | None = None,
+    min_damping: float = 1e-8,
+    max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
-    """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``."""
-    return optax.chain(
-        scale_by_ring(
+    """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``.
+
+    ``adaptive=True``: the quadratic-model step of :func:`jaxml.optim.kfac` around the same
+    preconditioner (the Levenberg–Marquardt λ replaces the base damping; RING's ρ‖ḡ‖² is still
+    added to it in the Kronecker factors, not in the quadratic model).
+    """
+    return step_rule(
+        lambda damping: scale_by_ring(
             rho,
             damping,
             factor_decay,
@@ -90,7 +103,15 @@ def ring(
             newton_schulz_tol,
             kl_clip,
         ),
-        optax.scale_by_learning_rate(learning_rate),
+        learning_rate,
+        damping,
+        adaptive,
+        momentum,
+        damping_adaptation_every,
+        damping_decay,
+        min_damping,
+        max_damping,
+        min_preconditioner_damping,
     )
 
 
@@ -103,10 +124,21 @@ def reng(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
+    adaptive: bool = False,
+    momentum: optax.ScalarOrSchedule | None = None,
+    damping_adaptation_every: int = 5,
+    damping_decay: float | None = None,
+    min_damping: float = 1e-8,
+    max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
-    """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``."""
-    return optax.chain(
-        scale_by_reng(
+    """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``.
+
+    ``adaptive=True``: the quadratic-model step of :func:`jaxml.optim.kfac` around the same
+    preconditioner (the Levenberg–Marquardt λ replaces the base damping).
+    """
+    return step_rule(
+        lambda damping: scale_by_reng(
             rho,
             damping,
             factor_decay,
@@ -115,5 +147,13 @@ def reng(
             newton_schulz_tol,
             kl_clip,
         ),
-        optax.scale_by_learning_rate(learning_rate),
+        learning_rate,
+        damping,
+        adaptive,
+        momentum,
+        damping_adaptation_every,
+        damping_decay,
+        min_damping,
+        max_damping,
+        min_preconditioner_damping,
     )

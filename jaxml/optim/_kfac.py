@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optax
 
+from jaxml.optim._adaptive import step_rule
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
 
 
@@ -38,10 +39,24 @@ def kfac(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
+    adaptive: bool = False,
+    momentum: optax.ScalarOrSchedule | None = None,
+    damping_adaptation_every: int = 5,
+    damping_decay: float | None = None,
+    min_damping: float = 1e-8,
+    max_damping: float = 1e4,
+    min_preconditioner_damping: float = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
-    """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``."""
-    return optax.chain(
-        scale_by_kfac(
+    """K-FAC: ``chain(scale_by_kfac(...), scale_by_learning_rate(learning_rate))``.
+
+    With ``adaptive=True``, Martens & Grosse's full step instead (§6.3, §6.5, §7): learning rate
+    and momentum from the 2-D quadratic model, ``damping`` the initial Levenberg–Marquardt λ,
+    ``learning_rate`` a multiplier of that step (1.0: the paper's); see
+    :func:`jaxml.optim.scale_by_quadratic_model` for the other arguments and the extra args
+    (``curvature_gram``, ``loss_fn``, ``value``) it then needs.
+    """
+    return step_rule(
+        lambda damping: scale_by_kfac(
             damping,
             factor_decay,
             inverse_update_every,
@@ -49,5 +64,13 @@ def kfac(
             newton_schulz_tol,
             kl_clip,
         ),
-        optax.scale_by_learning_rate(learning_rate),
+        learning_rate,
+        damping,
+        adaptive,
+        momentum,
+        damping_adaptation_every,
+        damping_decay,
+        min_damping,
+        max_damping,
+        min_preconditioner_damping,
     )

@@ -24,7 +24,8 @@ from jaxml.utils import checks
 
 class OptimizerSpec(NamedTuple):
     factory: Callable[..., optax.GradientTransformation]
-    needs_layer_stats: bool  # Extra args layer_stats (and loss_fn, ignored when unused).
+    # Extra args layer_stats (and loss_fn, curvature_gram, value: ignored when unused).
+    needs_layer_stats: bool
     needs_obj_fn: bool  # Sophia's Hutchinson estimator: extra arg obj_fn.
 
 
@@ -69,7 +70,13 @@ def train_step(
     if spec.needs_layer_stats:
         ci = loss_grads_and_stats(model, params, inputs, targets, key, likelihood=likelihood)
         loss, grads = ci.loss, ci.grads
-        extra = {"layer_stats": ci.layer_stats, "loss_fn": ci.loss_fn}
+        # curvature_gram and value feed the adaptive step (adaptive=True); others ignore them.
+        extra = {
+            "layer_stats": ci.layer_stats,
+            "loss_fn": ci.loss_fn,
+            "curvature_gram": ci.curvature_gram,
+            "value": ci.loss,
+        }
     else:
 
         def loss_fn(p):
