@@ -17,7 +17,7 @@ it over ``(params, key, normalizer)`` for seeds::
                                              max_steps=1000)))(params, keys, normalizer)
     out.returns  # [seeds, 8] (multi-agent: [seeds, 8, A])
 
-``make_evaluate(trainer, ...)`` is the same as a trainer's ``evaluate(state) -> metrics``
+``make_evaluate(model, env, ...)`` is the same as a trainer's ``evaluate(state) -> metrics``
 (``eval_return``, ``eval_length`` and, where the env reports it, ``eval_won``), which
 ``run_trainer`` runs between chunks and at the end; on-policy trainers attach it when
 ``config.eval_episodes > 0``.
@@ -89,7 +89,8 @@ def _actor(model: Any, env: Environment) -> _Actor:
     return _Actor(initial_carry(net.cell, net.rnn_size, (model.layout.num_agents,)), act)
 
 
-def _outcome_names(env: Environment) -> tuple[str, ...]:
+def outcome_names(env: Environment) -> tuple[str, ...]:
+    """The ``OUTCOME_EXTRAS`` that ``env``'s timesteps carry, in that order."""
     extras = jax.eval_shape(env.reset, jax.random.PRNGKey(0))[1].extras
     return tuple(name for name in OUTCOME_EXTRAS if name in extras)
 
@@ -120,7 +121,7 @@ def evaluate(
     if isinstance(env, AutoResetWrapper):
         env = env._env  # Episodes end at the env's last step; nothing resets them.
     actor = _actor(model, env)
-    outcome_names = _outcome_names(env)
+    outcomes_read = outcome_names(env)
 
     def episode(key):
         reset_key, act_key = jax.random.split(key)
@@ -156,7 +157,7 @@ def evaluate(
             jnp.zeros(reward_shape, jnp.float32),
             jnp.zeros((), jnp.int32),
             jnp.zeros((), bool),
-            {name: jnp.zeros((), bool) for name in outcome_names},
+            {name: jnp.zeros((), bool) for name in outcomes_read},
         )
         carry, _ = jax.lax.scan(step, carry, jax.random.split(act_key, max_steps))
         _, _, _, ret, length, _, outcomes = carry
@@ -216,5 +217,6 @@ __all__ = [
     "evaluate",
     "evaluation_metrics",
     "make_evaluate",
+    "outcome_names",
     "policy_mode",
 ]

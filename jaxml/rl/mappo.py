@@ -79,7 +79,6 @@ import optax
 import orbax.checkpoint as ocp
 from jumanji import specs
 from jumanji.env import Environment
-from jumanji.types import TimeStep
 
 from jaxml.envs.wrappers import AsMultiAgent
 from jaxml.models import lora
@@ -96,6 +95,7 @@ from jaxml.models.agent_actor_critic import (
     merge_lora,
 )
 from jaxml.rl import on_policy, ppo
+from jaxml.rl._evaluate import outcome_names
 from jaxml.rl._rollout import RolloutState, auto_reset, reset, reset_policy_state
 from jaxml.rl.losses import normalize, ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput, TrainState
@@ -326,17 +326,14 @@ class SequenceBatch(NamedTuple):
     initial_state: Any  # [B, A, H] (LSTM: a pair), the state before the rollout's first step.
 
 
-def _won(timestep: TimeStep) -> dict[str, jax.Array]:
-    """``{"won": [B] bool}``: the env's own ``extras["won"]`` (SMAX) or ``["success"]``."""
-    extras = timestep.extras
-    won = extras["won"] if "won" in extras else extras["success"]
-    return {"won": jnp.asarray(won, bool)}
-
-
 def outcome_fn(env: Environment):
-    """``_won`` when ``env``'s extras say whether an episode was won (``won`` or ``success``)."""
-    extras = jax.eval_shape(env.reset, jax.random.PRNGKey(0))[1].extras
-    return _won if ("won" in extras or "success" in extras) else None
+    """``timestep -> {"won": [B] bool}`` from the env's own outcome extra (``won`` for SMAX,
+    else ``success``; ``jaxml.rl.evaluate`` reads the same ones), or None when it has neither."""
+    names = outcome_names(env)
+    if not names:
+        return None
+    name = names[0]
+    return lambda timestep: {"won": jnp.asarray(timestep.extras[name], bool)}
 
 
 def bootstrap(
