@@ -109,13 +109,21 @@ def sgd_update(
     optimizer: optax.GradientTransformation,
     sizes: Sizes,
     curvature_fn: CurvatureFn | None = None,
+    segment_length: int = 0,
 ) -> tuple[Any, Any, Metrics]:
-    """``update_epochs`` shuffled minibatch passes over a rollout; metrics averaged over steps."""
-    # next_obs was only needed for bootstrapping; leave it out of the shuffles.
-    batch = batch._replace(transitions=batch.transitions._replace(next_obs=None))
-    flat = batching.merge_leading_axes(batch)
+    """``update_epochs`` shuffled minibatch passes over a rollout; metrics averaged over steps.
+
+    ``segment_length = 0``: minibatches of single samples ``[N]`` (the rollout flattened).
+    ``segment_length = k``: minibatches of whole ``k``-step segments ``[n, k]``, ``next_obs``
+    kept, for an objective that recomputes advantages inside the loss (brax's PPO).
+    """
+    if segment_length:
+        samples = batching.split_segments(batch, segment_length)
+    else:
+        # next_obs was only needed for bootstrapping; leave it out of the shuffles.
+        samples = flat_batch(batch)
     return run_epochs(
-        params, opt_state, flat, key,
+        params, opt_state, samples, key,
         objective=objective, optimizer=optimizer, sizes=sizes, curvature_fn=curvature_fn,
     )  # fmt: skip
 

@@ -41,3 +41,24 @@ def shuffled_minibatches(key: jax.Array, tree: Any, num_minibatches: int) -> Any
         return jnp.reshape(x, (num_minibatches, size // num_minibatches) + x.shape[1:])
 
     return jax.tree.map(split, tree)
+
+
+def split_segments(tree: Any, length: int) -> Any:
+    """Cuts time-major ``[T, B, ...]`` leaves into ``T / length · B`` segments of ``length`` steps.
+
+    Returns leaves ``[S, length, ...]`` with ``S = T / length · B``, segment-major so that
+    ``shuffled_minibatches`` shuffles whole segments (brax's PPO minibatches its unrolls).
+    """
+    sizes = {x.shape[0] for x in jax.tree.leaves(tree)}
+    if len(sizes) != 1:
+        raise ValueError(f"tree: leaves disagree on the time axis: sizes {sorted(sizes)}")
+    (num_steps,) = sizes
+    if length <= 0 or num_steps % length:
+        raise ValueError(f"length: expected a positive divisor of T = {num_steps}, got {length}")
+
+    def split(x):
+        x = jnp.reshape(x, (num_steps // length, length) + x.shape[1:])  # [T/k, k, B, ...]
+        x = jnp.swapaxes(x, 1, 2)  # [T/k, B, k, ...]
+        return jnp.reshape(x, (-1, length) + x.shape[3:])
+
+    return jax.tree.map(split, tree)

@@ -248,8 +248,11 @@ def make_sgd_trainer(
     config: ml_collections.ConfigDict,
     env: Environment,
     objective: Callable[..., tuple[jax.Array, Metrics]],
+    *,
+    segment_length: int = 0,
 ) -> OnPolicyTrainer:
-    """A trainer whose update is ``sgd_update`` on ``objective(params, minibatch, *, model)``."""
+    """A trainer whose update is ``sgd_update`` on ``objective(params, minibatch, *, model)``;
+    ``segment_length > 0`` hands the objective minibatches of whole segments (``sgd_update``)."""
     sizes = derive_sizes(config)
     model = make_model(config, env)
     optimizer = make_optimizer(config, sizes, layer_stats=True)
@@ -258,7 +261,12 @@ def make_sgd_trainer(
     if needs_layer_stats(config):  # The K-FAC family: ACKTR's Fisher of the actor-critic.
         curvature_fn = functools.partial(actor_critic_curvature, model=model, objective=bound)
     update_fn = functools.partial(
-        sgd_update, objective=bound, optimizer=optimizer, sizes=sizes, curvature_fn=curvature_fn
+        sgd_update,
+        objective=bound,
+        optimizer=optimizer,
+        sizes=sizes,
+        curvature_fn=curvature_fn,
+        segment_length=segment_length,
     )
     return build_trainer(
         config, env, model=model, optimizer=optimizer, update_fn=update_fn, sizes=sizes

@@ -24,12 +24,14 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 from jumanji.env import Environment
 
 from jaxml.models.actor_critic import ActorCritic
-from jaxml.rl import on_policy
-from jaxml.rl.losses import ppo_loss
+from jaxml.rl import batching, on_policy
+from jaxml.rl._gae import gae_time_major
+from jaxml.rl.losses import normalize, ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput
 
 PRESETS = ("purejaxrl", "continuous")
@@ -62,6 +64,9 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     config.ent_coef = 0.01
     config.vf_coef = 0.5
     config.normalize_advantages = True
+    # 0: GAE once per rollout, before the epochs (PureJaxRL). k > 0: minibatches of k-step
+    # segments whose GAE each minibatch recomputes with the current critic (brax's PPO).
+    config.gae_segment_length = 0
     if preset == "continuous":
         config.update(
             on_policy.CONTINUOUS_NETWORK,
@@ -74,6 +79,44 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     return config
 
 
+def segment_advantages(
+    params: Any,
+    segments: Batch,
+    *,
+    model: ActorCritic,
+    config: ml_collections.ConfigDict,
+) -> tuple[Any, jax.Array, Batch]:
+    """Advantages of ``k``-step segments ``[n, k]`` recomputed with the current critic.
+
+    brax's PPO (``brax.training.agents.ppo.losses``) values each minibatch's unrolls with the
+    parameters being trained and bootstraps each unroll from its last next observation, so the
+    advantages and value targets follow the critic through the epochs instead of staying those
+    of the rollout's critic. The values in them are constants (``stop_gradient``); only the
+    value being fitted carries a gradient.
+
+    Returns ``(policy, value, batch)``: the policy and ``value`` ``[k·n]`` with gradients, and
+    the segments flattened to ``[k·n]`` with the recomputed ``advantages`` and ``targets``.
+    """
+    t = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), segments.transitions)  # [k, n, ...]
+    length, num = t.reward.shape[:2]
+    # One pass over the flattened steps: the policy stays a flat [k·n] distribution.
+    policy, value = on_policy.forward(model, params, batching.merge_leading_axes(t.obs), 1)
+    critic = lambda obs, ndim: jax.lax.stop_gradient(on_policy.forward(model, params, obs, ndim)[1])
+    last_value = critic(jax.tree.map(lambda x: x[-1], t.next_obs), 1)
+    if config.bootstrap_truncated:
+        final_value = critic(t.next_obs, 2)
+    else:
+        final_value = jnp.zeros_like(t.reward)
+    values = jnp.reshape(jax.lax.stop_gradient(value), (length, num))
+    values = jnp.concatenate([values, last_value[None]], axis=0)
+    advantages, targets = gae_time_major(
+        t.reward, t.discount, t.done, values, final_value,
+        gamma=config.gamma, lambda_=config.gae_lambda,
+    )  # fmt: skip
+    flat = batching.merge_leading_axes(Batch(t._replace(next_obs=None), advantages, targets))
+    return policy, value, flat
+
+
 def objective(
     params: Any,
     minibatch: Batch,
@@ -81,11 +124,18 @@ def objective(
     model: ActorCritic,
     config: ml_collections.ConfigDict,
 ) -> tuple[jax.Array, Metrics]:
-    """PPO's loss on a flat minibatch ``[N]`` (``losses.ppo_loss`` on the network's outputs)."""
+    """PPO's loss (``losses.ppo_loss`` on the network's outputs) on a flat minibatch ``[N]``, or
+    with ``config.gae_segment_length = k`` on segments ``[n, k]`` (``segment_advantages``)."""
+    if config.get("gae_segment_length", 0):
+        policy, value, minibatch = segment_advantages(params, minibatch, model=model, config=config)
+        advantages = minibatch.advantages
+        if config.normalize_advantages:
+            advantages = normalize(advantages)
+    else:
+        policy, value, advantages = on_policy.minibatch_outputs(
+            model, params, minibatch, config.normalize_advantages
+        )
     t = minibatch.transitions
-    policy, value, advantages = on_policy.minibatch_outputs(
-        model, params, minibatch, config.normalize_advantages
-    )
     return ppo_loss(
         policy.log_prob(t.action),
         t.log_prob,
@@ -108,6 +158,19 @@ def _check(config: ml_collections.ConfigDict) -> None:
     for field in ("vf_coef", "ent_coef"):
         if not config[field] >= 0:
             raise ValueError(f"config.{field}: expected >= 0, got {config[field]!r}")
+    length = config.get("gae_segment_length", 0)
+    if length:
+        if not isinstance(length, int) or length < 0 or config.num_steps % length:
+            raise ValueError(
+                "config.gae_segment_length: expected 0 or a positive divisor of num_steps = "
+                f"{config.num_steps}, got {length!r}"
+            )
+        segments = config.num_steps // length * config.num_envs
+        if segments % config.num_minibatches:
+            raise ValueError(
+                f"config.num_minibatches: {config.num_minibatches} does not divide the "
+                f"{segments} segments of gae_segment_length = {length}"
+            )
 
 
 def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
@@ -121,7 +184,9 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
     def ppo_objective(params, minibatch, *, model):
         return objective(params, minibatch, model=model, config=config)
 
-    return on_policy.make_sgd_trainer(config, env, ppo_objective)
+    return on_policy.make_sgd_trainer(
+        config, env, ppo_objective, segment_length=config.get("gae_segment_length", 0)
+    )
 
 
 def make_train(config: ml_collections.ConfigDict, env: Environment):
