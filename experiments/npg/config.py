@@ -30,6 +30,9 @@ from jaxml.utils.config import base_config, check_preset
 
 ALGOS = ("npg", "a2c", "ppo", "trpo")
 GYMNAX_ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
+BRAX_PPO_SHAPE = dict(
+    num_envs=256, num_steps=128, num_minibatches=8, learning_rate=3e-4, gamma=0.97
+)
 BRAX_ENVS = ("hopper", "walker2d", "halfcheetah", "swimmer", "humanoid", "pusher")
 
 
@@ -56,6 +59,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.brax_trainers = ml_collections.ConfigDict(
         {algo: rl.default_config(algo, "continuous") for algo in ALGOS}
     )
+    # PPO on brax at the rollout shape of brax's PPO trainer and benchmarks/ppo_brax.py (whose
+    # inverted_pendulum and halfcheetah runs match brax's return): 256 envs x 128 steps,
+    # 8 minibatches, lr 3e-4, γ 0.97 (its entropy 1e-2 is the preset's).
+    config.brax_trainers.ppo.update(BRAX_PPO_SHAPE)
     for trainers in (config.trainers, config.brax_trainers):
         for algo in ALGOS:
             trainers[algo].eval_episodes = config.get_ref("eval_episodes")

@@ -43,7 +43,10 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     ``"purejaxrl"``: PureJaxRL's PPO config for CartPole-v1 (4 envs x 128 steps, 5e5 steps,
     4 x 4 minibatches). The fields of ``on_policy.base_config`` plus the loss's ``clip_eps``
     (ratio clip), ``clip_value`` (clip the value loss with the same ε), ``ent_coef``,
-    ``vf_coef`` and ``normalize_advantages`` (per minibatch).
+    ``vf_coef``, ``normalize_advantages`` (per minibatch) and ``gae_segment_length`` (0: GAE
+    once per rollout before the epochs, PureJaxRL's; ``k``: minibatches of ``k``-step segments
+    whose advantages each minibatch recomputes with the current critic, brax's PPO, see
+    ``segment_advantages``).
 
     ``"continuous"``: the same fields at brax's PPO trainer's (``brax.training.agents.ppo``,
     brax 0.14) choices for continuous control, which the issue-15 ablations on brax
