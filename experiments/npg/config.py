@@ -44,6 +44,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_seeds = 3
     config.total_timesteps = 100_000  # Per gymnax run (every algorithm, every seed).
     config.brax_total_timesteps = 5_000_000  # Per brax run (full preset).
+    config.brax_backend = "generalized"  # brax physics pipeline (positional: brax's PPO runs).
     config.num_chunks = ml_collections.FieldReference(10)  # Metric rows (and checkpoints) per run.
     config.checkpoint_every_chunks = 5
     # The final policy is evaluated after the last chunk (set it lower for evaluation curves):

@@ -34,9 +34,12 @@ LABELS = {"npg": "NPG-rank1", "a2c": "A2C", "ppo": "PPO", "trpo": "TRPO"}
 FINAL = "eval_return"  # What the summary and the claims compare: the final policy evaluated.
 
 
-def make_env(name: str):
-    if name.startswith("brax/") and name not in envs.names():
-        envs.register(name, "jaxml.envs.adapters.brax:BraxAdapter", env_name=name[5:])
+def make_env(name: str, brax_backend: str = "generalized"):
+    """A gymnax env by its name, or ``brax/<env>`` on the ``brax_backend`` physics pipeline."""
+    if name.startswith("brax/"):
+        if name not in envs.names():
+            envs.register(name, "jaxml.envs.adapters.brax:BraxAdapter", env_name=name[5:])
+        return envs.make(name, backend=brax_backend)
     return envs.make(name if "/" in name else f"gymnax/{name}")
 
 
@@ -51,7 +54,9 @@ def algo_config(config: ml_collections.ConfigDict, algo: str, env_name: str):
 
 def make_trainer(config: ml_collections.ConfigDict, algo: str, env_name: str):
     try:
-        return rl.make_trainer(algo, algo_config(config, algo, env_name), make_env(env_name))
+        return rl.make_trainer(
+            algo, algo_config(config, algo, env_name), make_env(env_name, config.brax_backend)
+        )
     except ValueError as error:
         field = "brax_trainers" if env_name.startswith("brax/") else "trainers"
         raise ConfigError(f"--config.{field}.{algo} on {env_name}: {error}") from error
