@@ -306,7 +306,7 @@ def test_train_step_trains_the_return_models_on_schedule_and_keeps_the_sum():
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     config = tiny_config(methods=("uniform", "tar2"), num_updates=4)
     trainer = tt.make_trainer(config, SparseReward(Toy()))
-    key = jax.random.key(7)
+    key = jax.random.PRNGKey(7)  # Raw keys, as run_trainer gives (comparable leaves).
 
     def run(workdir, num_steps, resume=False):
         fast = dict(chunk_size=2, tensorboard=False, progress_bar=False, resume=resume)
