@@ -17,7 +17,8 @@ horizon (20 instead of 50: most 3m episodes under a learning policy end earlier)
 model (1 block, 16 wide, 2 heads), its schedule (warm-up 32 episodes, an update every 32 of
 8 epochs on batches of 16, buffer 256 episodes) and STAS's coalition samples (2, authors 5),
 the policy budget (2 seeds, 16 environments) and the evaluation (16 episodes per seed). Every
-field is overridable (``--config.ippo.tar2.num_epochs=50``).
+field is overridable (``--config.ippo.tar2.num_epochs=50``). ``elapsed_time`` adds ``t / horizon``
+to every agent's observation (README: why, and the run without it).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config = base_config()
     config.scenarios = ("3m",)
     config.horizon = 20
+    # Observe t / horizon (tar2_train.ElapsedTime), every method alike: without it a
+    # feed-forward critic cannot see the time left, which redistributed returns depend on.
+    config.elapsed_time = True
     config.algorithms = ("ippo", "mappo")
     config.num_seeds = 2
     # Per run (every slot and seed); the algorithms' configs refer to it.

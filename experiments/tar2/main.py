@@ -38,8 +38,11 @@ ALGORITHMS = ("ippo", "mappo")
 SCENARIOS = ("3m", "5m_vs_6m", "10m_vs_11m", "3s5z", "2s3z", "8m")
 
 
-def make_env(scenario: str, horizon: int):
-    return SparseReward(envs.make("jaxmarl/SMAX", scenario=scenario, max_steps=horizon))
+def make_env(scenario: str, horizon: int, elapsed_time: bool):
+    env = SparseReward(envs.make("jaxmarl/SMAX", scenario=scenario, max_steps=horizon))
+    if elapsed_time:
+        env = tar2_train.ElapsedTime(env, horizon + 1, env.num_agents)
+    return env
 
 
 def make_trainer(config: ml_collections.ConfigDict, algorithm: str, scenario: str):
@@ -49,7 +52,8 @@ def make_trainer(config: ml_collections.ConfigDict, algorithm: str, scenario: st
     run_config.num_steps = config.horizon + 1
     run_config.eval_max_steps = config.horizon + 2
     try:
-        return tar2_train.make_trainer(run_config, make_env(scenario, config.horizon)), run_config
+        env = make_env(scenario, config.horizon, bool(config.elapsed_time))
+        return tar2_train.make_trainer(run_config, env), run_config
     except ValueError as error:
         raise ConfigError(f"--config.{algorithm}: {error}") from error
 
@@ -236,6 +240,7 @@ def plot(config, records: list[dict], path: Path) -> None:
 def write_summary(config, records: list[dict], workdir: Path) -> None:
     lines = [
         f"Sparse SMAX (team reward released at the end), horizon {config.horizon}, "
+        f"{'with' if config.elapsed_time else 'without'} the elapsed-time feature, "
         f"{config.num_seeds} vmapped seeds. Final policies evaluated by `jaxml.rl.evaluate` "
         f"({config.eval_episodes} fresh episodes per seed, argmax actions): mean ± std over "
         "seeds. Training figures: the last chunk's rollouts (first episode of each env).",

@@ -64,7 +64,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+from jumanji import specs
 from jumanji.env import Environment
+from jumanji.wrappers import Wrapper
 
 from jaxml.models.agent_actor_critic import factorised_policy
 from jaxml.models.tar2 import STASRewardModel
@@ -379,6 +381,70 @@ def _check(config: ml_collections.ConfigDict, env: Environment) -> tuple[str, ..
     return methods
 
 
+@chex.dataclass
+class ElapsedState:
+    env_state: Any  # The wrapped environment's state.
+    t: chex.Array  # [] int32, steps taken in this episode.
+
+    @property
+    def key(self) -> chex.PRNGKey:
+        """The wrapped state's key (jumanji's ``AutoResetWrapper`` reads ``state.key``)."""
+        return self.env_state.key
+
+
+class ElapsedTime(Wrapper):
+    """Adds ``elapsed [A, 1] = t / horizon`` (steps taken this episode) to every agent's
+    observation, a named field next to the wrapped observation's fields.
+
+    Why: a redistributed reward makes the return still to come depend on the time left
+    (uniform: ``R (T - t) / T``), which a feed-forward critic cannot see in SMAX's
+    observations; the authors' policies and critics are recurrent (GRU) and can count steps.
+    The time-limit literature's remedy (Pardo et al., "Time Limits in Reinforcement
+    Learning", arXiv 1712.00378) is to observe the time. Every method of an experiment gets it
+    alike. Requires an observation that is a NamedTuple (SMAX's, the Foraging Games').
+    """
+
+    def __init__(self, env: Environment, horizon: int, num_agents: int):
+        super().__init__(env)
+        self.horizon = checks.positive_int(horizon, "horizon")
+        self.num_agents = checks.positive_int(num_agents, "num_agents")
+        spec = env.observation_spec
+        inner = getattr(spec, "_specs", None)
+        checks.expect(
+            inner is not None, "env", "an env whose observation spec has named fields", spec
+        )
+        self._fields = tuple(inner)
+        self._type = NamedTuple(
+            "ElapsedObservation", [(name, Any) for name in self._fields + ("elapsed",)]
+        )
+        elapsed = specs.BoundedArray((num_agents, 1), jnp.float32, 0.0, 1.0, "elapsed")
+        self._spec = specs.Spec(self._type, "ObservationSpec", **inner, elapsed=elapsed)
+
+    def __repr__(self) -> str:
+        return f"ElapsedTime({self._env!r}, horizon={self.horizon})"
+
+    def _observe(self, timestep, t):
+        obs = timestep.observation
+        values = {name: getattr(obs, name) for name in self._fields}
+        frac = jnp.asarray(t, jnp.float32) / self.horizon
+        elapsed = jnp.full((self.num_agents, 1), jnp.minimum(frac, 1.0))
+        return timestep.replace(observation=self._type(**values, elapsed=elapsed))
+
+    def reset(self, key):
+        env_state, timestep = self._env.reset(key)
+        t = jnp.zeros((), jnp.int32)
+        return ElapsedState(env_state=env_state, t=t), self._observe(timestep, t)
+
+    def step(self, state, action):
+        env_state, timestep = self._env.step(state.env_state, action)
+        t = state.t + 1
+        return ElapsedState(env_state=env_state, t=t), self._observe(timestep, t)
+
+    @property
+    def observation_spec(self):
+        return self._spec
+
+
 def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolicyTrainer:
     """The trainer of ``config.tar2.methods`` (one slot each) on the multi-agent ``env``.
 
@@ -664,6 +730,8 @@ def make_train(config: ml_collections.ConfigDict, env: Environment):
 
 __all__ = [
     "METHODS",
+    "ElapsedState",
+    "ElapsedTime",
     "MaskedBatch",
     "ReturnModelState",
     "TAR2State",

@@ -333,3 +333,20 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="config.tar2.warmup_episodes"):
         tt.make_trainer(config, SparseReward(Toy()))
     _ = tar2  # The module under the trainer.
+
+
+def test_elapsed_time_adds_the_step_fraction_and_keeps_every_field():
+    env = tt.ElapsedTime(SparseReward(Toy()), horizon=HORIZON, num_agents=A)
+    state, ts = env.reset(jax.random.key(0))
+    assert ts.observation._fields == ("agents_view", "world_state", "elapsed")
+    np.testing.assert_array_equal(ts.observation.elapsed, np.zeros((A, 1)))
+    inner_state, inner_ts = SparseReward(Toy()).reset(jax.random.key(0))
+    np.testing.assert_array_equal(ts.observation.agents_view, inner_ts.observation.agents_view)
+    for t in range(1, 3):
+        state, ts = env.step(state, jnp.zeros((A,), jnp.int32))
+        np.testing.assert_allclose(ts.observation.elapsed, np.full((A, 1), t / HORIZON))
+    assert "dense_reward" in ts.extras
+    spec = env.observation_spec.generate_value()
+    assert jax.tree.map(jnp.shape, spec) == jax.tree.map(jnp.shape, ts.observation)
+    actor_in, _, _ = mappo.agent_inputs(ts.observation, A, 0, centralised=False, agent_id=False)
+    assert actor_in.shape == (A, OBS + 1)
