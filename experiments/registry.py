@@ -142,6 +142,25 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="tar2",
+        module="experiments.tar2.main",
+        paper="TAR²: temporal-agent reward redistribution vs AREL/STAS on sparse SMAX (2502.04864)",
+        smoke_overrides={
+            "algorithms": ("ippo",),
+            "ippo.tar2.methods": ("sparse", "tar2"),
+            "ippo.num_envs": 4,
+            "ippo.tar2.warmup_episodes": 16,
+            "ippo.tar2.update_every_episodes": 4,
+            "ippo.tar2.num_epochs": 1,
+            "horizon": 4,
+            "num_seeds": 1,
+            "total_timesteps": 4 * 5 * 4,  # 4 updates of 4 envs x 5 steps.
+            "num_chunks": 2,
+            "eval_episodes": 2,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

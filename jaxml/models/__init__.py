@@ -57,3 +57,8 @@ from jaxml.models.lora import LoRADense as LoRADense  # noqa: E402
 from jaxml.models.lora import LoRAGRUCell as LoRAGRUCell  # noqa: E402
 
 __all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]
+
+# STAS, TAR²'s coalition-averaged baseline return model.
+from jaxml.models.tar2 import STASRewardModel as STASRewardModel  # noqa: E402
+
+__all__ += ["STASRewardModel"]

@@ -70,14 +70,18 @@ class _Residual(nn.Module):
 class TimeAgentBlock(nn.Module):
     """Causal attention over time per agent, then attention over agents per step.
 
-    ``__call__(x [B, T, A, D], valid [B, T, A]) -> [B, T, A, D]``.
+    ``__call__(x [B, T, A, D], valid [B, T, A], agent_mask [B, T, A, A] | None) -> [B, T, A, D]``;
+    ``agent_mask[b, t, i, j]`` (optional) further restricts agent ``i``'s query at step ``t`` to
+    the keys ``j`` where it is True (each agent always sees itself).
     """
 
     num_heads: int
     mlp_ratio: int = 4
 
     @nn.compact
-    def __call__(self, x: jax.Array, valid: jax.Array) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, valid: jax.Array, agent_mask: jax.Array | None = None
+    ) -> jax.Array:
         batch, steps, agents, width = x.shape
         # Over time: [B·A, T, D]; query t sees valid keys s <= t, and itself.
         xt = jnp.transpose(x, (0, 2, 1, 3)).reshape(batch * agents, steps, width)
@@ -91,7 +95,10 @@ class TimeAgentBlock(nn.Module):
         xa = x.reshape(batch * steps, agents, width)
         va = valid.reshape(batch * steps, agents)
         self_a = jnp.eye(agents, dtype=bool)
-        mask = va[:, None, :] | self_a[None]
+        mask = va[:, None, :]
+        if agent_mask is not None:  # [B, T, A (query), A (key)]: STAS's coalitions.
+            mask = mask & agent_mask.reshape(batch * steps, agents, agents)
+        mask = mask | self_a[None]
         xa = _Residual(self.num_heads, self.mlp_ratio, name="agents")(xa, mask)
         return xa.reshape(batch, steps, agents, width)
 
@@ -111,8 +118,9 @@ class TAR2RewardModel(nn.Module):
       mlp_ratio: hidden width of each block's MLP, in multiples of ``width``.
       head_hidden: hidden width of the score and inverse-dynamics MLPs.
 
-    ``__call__(observations [B, T, A, O] float, actions [B, T, A] int, valid [B, T, A] bool)
-    -> TAR2Output``.
+    ``__call__(observations [B, T, A, O] float, actions [B, T, A] int, valid [B, T, A] bool,
+    agent_mask [B, T, A, A] bool | None) -> TAR2Output``; ``agent_mask`` (STAS's coalitions,
+    ``STASRewardModel``) restricts every block's agent attention, see ``TimeAgentBlock``.
     """
 
     num_actions: int
@@ -126,7 +134,13 @@ class TAR2RewardModel(nn.Module):
     head_hidden: int = 64
 
     @nn.compact
-    def __call__(self, observations: jax.Array, actions: jax.Array, valid: jax.Array) -> TAR2Output:
+    def __call__(
+        self,
+        observations: jax.Array,
+        actions: jax.Array,
+        valid: jax.Array,
+        agent_mask: jax.Array | None = None,
+    ) -> TAR2Output:
         chex.assert_rank(observations, 4)
         batch, steps, agents, _ = observations.shape
         chex.assert_shape([actions, valid], (batch, steps, agents))
@@ -136,6 +150,8 @@ class TAR2RewardModel(nn.Module):
                 f"got {observations.shape}"
             )
         valid = jnp.asarray(valid, bool)
+        if agent_mask is not None:
+            chex.assert_shape(agent_mask, (batch, steps, agents, agents))
         obs_embedding = nn.Dense(self.width, name="obs_embed")(
             jnp.asarray(observations, jnp.float32)
         )
@@ -150,7 +166,8 @@ class TAR2RewardModel(nn.Module):
             x = x + ids[None, None]
         layers = [x]
         for i in range(self.depth):
-            x = TimeAgentBlock(self.num_heads, self.mlp_ratio, name=f"block_{i}")(x, valid)
+            block = TimeAgentBlock(self.num_heads, self.mlp_ratio, name=f"block_{i}")
+            x = block(x, valid, agent_mask)
             layers.append(x)
         h = jnp.concatenate(layers, axis=-1)
         h = nn.relu(nn.Dense(self.head_hidden, name="score_hidden")(h))
@@ -169,4 +186,78 @@ class TAR2RewardModel(nn.Module):
         return TAR2Output(scores=scores, action_logits=logits)
 
 
-__all__ = ["TAR2Output", "TAR2RewardModel", "TimeAgentBlock"]
+def coalition_masks(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Random coalitions as agent-attention masks: ``[*shape, A, A]`` bool for ``shape = (..., A)``.
+
+    Each agent ``j`` joins a coalition with probability 1/2 (independently per leading index,
+    e.g. per sample, episode and step; the TAR² authors' ``ShapelyAttention`` draws
+    Bernoulli(0.5) masks too); ``mask[..., i, j]`` is True where ``j`` is in the coalition or
+    ``j = i``: agent ``i`` is scored as a member of the coalition it joins.
+    """
+    agents = shape[-1]
+    member = jax.random.bernoulli(key, 0.5, shape)
+    eye = jnp.reshape(jnp.eye(agents, dtype=bool), (1,) * (len(shape) - 1) + (agents, agents))
+    return member[..., None, :] | eye
+
+
+class STASRewardModel(nn.Module):
+    """STAS's return decomposition: scores averaged over random agent coalitions.
+
+    "STAS: Spatial-Temporal Return Decomposition for Multi-Agent Reinforcement Learning" (Chen,
+    Zhang, Yang, Du; arXiv 2304.07520; title and id cited from memory, not checked against the
+    paper here), a baseline of TAR² (arXiv 2502.04864). The same tokens and causal-time /
+    agent blocks as ``TAR2RewardModel`` (its parameters live under ``body``), but the agent
+    attention of every block sees only a random coalition (``coalition_masks``: each other
+    agent in with probability 1/2), and the score of ``(i, t)`` is the mean over
+    ``num_coalitions`` such coalitions: a Monte-Carlo estimate of agent ``i``'s expected
+    contribution to a random coalition, the Shapley value's averaging over coalitions (STAS's
+    "Shapley attention"). STAS uses these scores as rewards directly (no normalisation) and
+    trains them to sum to the return (``jaxml.rl.tar2.stas_loss``).
+
+    A fresh draw of coalitions needs the ``"coalitions"`` rng:
+    ``model.apply(params, obs, actions, valid, rngs={"coalitions": key})``.
+
+    Attributes: those of ``TAR2RewardModel``, plus ``num_coalitions`` (``K``; the TAR² authors'
+    ``sample_num`` 5).
+
+    ``__call__(observations [B, T, A, O], actions [B, T, A], valid [B, T, A]) -> TAR2Output``
+    (scores ``[B, T, A]``: the coalition mean; logits: the last coalition's).
+    """
+
+    num_actions: int
+    max_steps: int
+    num_agents: int
+    width: int = 64
+    depth: int = 3
+    num_heads: int = 4
+    use_agent_id: bool = True
+    mlp_ratio: int = 4
+    head_hidden: int = 64
+    num_coalitions: int = 5
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array, valid: jax.Array) -> TAR2Output:
+        if self.num_coalitions < 1:
+            raise ValueError(f"num_coalitions: expected >= 1, got {self.num_coalitions}")
+        body = TAR2RewardModel(
+            num_actions=self.num_actions,
+            max_steps=self.max_steps,
+            num_agents=self.num_agents,
+            width=self.width,
+            depth=self.depth,
+            num_heads=self.num_heads,
+            use_agent_id=self.use_agent_id,
+            mlp_ratio=self.mlp_ratio,
+            head_hidden=self.head_hidden,
+            name="body",
+        )
+        shape = (self.num_coalitions,) + tuple(actions.shape)  # [K, B, T, A]
+        masks = coalition_masks(self.make_rng("coalitions"), shape)
+        scores, output = 0.0, None
+        for k in range(self.num_coalitions):  # One shared body, K coalitions.
+            output = body(observations, actions, valid, masks[k])
+            scores = scores + output.scores
+        return TAR2Output(scores=scores / self.num_coalitions, action_logits=output.action_logits)
+
+
+__all__ = ["STASRewardModel", "TAR2Output", "TAR2RewardModel", "TimeAgentBlock", "coalition_masks"]

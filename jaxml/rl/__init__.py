@@ -100,3 +100,8 @@ from jaxml.rl import dqn, sac  # noqa: E402
 from jaxml.rl._replay import OffPolicyTrainer  # noqa: E402
 
 __all__ += ["OffPolicyTrainer", "dqn", "sac"]
+
+# TAR² reward redistribution and IPPO/MAPPO trained on it (with its baselines and ablations).
+from jaxml.rl import _tar2_train as tar2_train  # noqa: E402
+
+__all__ += ["tar2_train"]

@@ -364,20 +364,30 @@ def make_episode_buffer(config: ml_collections.ConfigDict) -> Any:
     )
 
 
-def buffer_update(model: TAR2RewardModel, config: ml_collections.ConfigDict):
+def buffer_update(model: TAR2RewardModel, config: ml_collections.ConfigDict, loss_fn=None):
     """``update(params, opt_state, buffer_state, key) -> (params, opt_state, metrics)``:
     ``config.num_epochs`` gradient steps, each on a batch sampled from the episode buffer
-    (the authors' "200 epochs" per update); metrics are the last step's. Jittable."""
+    (the authors' "200 epochs" per update); metrics are the last step's. Jittable.
+
+    ``loss_fn(params, batch, key) -> (loss, metrics)`` replaces TAR²'s ``return_model_loss``
+    (AREL's, STAS's; ``key`` seeds e.g. STAS's coalitions)."""
     buffer = make_episode_buffer(config)
     optimizer = make_optimizer(config)
-    value_and_grad = jax.value_and_grad(_loss_fn(model, config), has_aux=True)
+    if loss_fn is None:
+        tar2_loss = _loss_fn(model, config)
+
+        def loss_fn(params, batch, key):
+            return tar2_loss(params, batch)
+
+    value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 
     def update(params, opt_state, buffer_state, key):
         def epoch(carry, key):
             params, opt_state = carry
+            key_sample, key_loss = jax.random.split(key)
             with jax.numpy_rank_promotion("allow"):  # flashbax broadcasts ranks implicitly.
-                batch = buffer.sample(buffer_state, key).experience
-            (loss, aux), grads = value_and_grad(params, batch)
+                batch = buffer.sample(buffer_state, key_sample).experience
+            (loss, aux), grads = value_and_grad(params, batch, key_loss)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **aux}
 
@@ -426,6 +436,17 @@ def arel_loss(
     return loss, {"return_huber": huber, "score_variance": variance}
 
 
+def stas_loss(output: TAR2Output, episodes: Episodes) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """STAS's return regression (arXiv 2304.07520): ``MSE(Σ_{valid} ŝ_{i,t}, R)`` on the
+    coalition-averaged scores of ``STASRewardModel``; its rewards are those scores
+    (``arel_rewards`` applies: the valid scores, unnormalised)."""
+    valid = jnp.asarray(episodes.valid, bool)
+    chex.assert_equal_shape([output.scores, valid])
+    predicted = jnp.sum(jnp.where(valid, output.scores, 0.0), axis=(1, 2))
+    mse = jnp.mean(jnp.square(predicted - episodes.episode_return))
+    return mse, {"return_mse": mse, "predicted_return": predicted.mean()}
+
+
 def arel_rewards(scores: jax.Array, valid: jax.Array) -> jax.Array:
     """AREL's rewards: the scores themselves on valid entries (no normalisation, so their sum
     equals the return only as far as the regression fits). ``[T, A]`` or batched."""
@@ -448,5 +469,6 @@ __all__ = [
     "updates_due",
     "redistribute",
     "return_model_loss",
+    "stas_loss",
     "uniform_redistribute",
 ]

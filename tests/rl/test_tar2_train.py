@@ -1,0 +1,352 @@
+"""IPPO/MAPPO on redistributed rewards (``jaxml.rl.tar2_train``), on a tiny 3-agent env.
+
+References: the identity method without alignment against ``mappo``'s own step; the masked PPO
+loss against ``mappo.ppo_terms``; the redistributed rewards against the episode returns summed
+by a numpy loop over the withheld dense rewards; a resumed run against an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jumanji import specs
+from jumanji.env import Environment
+from jumanji.types import StepType, TimeStep
+
+from jaxml.envs.wrappers import SparseReward
+from jaxml.rl import mappo, tar2
+from jaxml.rl import tar2_train as tt
+from jaxml.rl._rollout import rollout
+from jaxml.utils import runner
+
+A, N, OBS, HORIZON = 3, 3, 4, 6
+
+fast_jit = functools.partial(
+    jax.jit,
+    compiler_options={
+        "xla_backend_optimization_level": 0,
+        "xla_llvm_disable_expensive_passes": True,
+    },
+)
+
+
+class Obs(NamedTuple):
+    agents_view: chex.Array  # [A, OBS]
+    world_state: chex.Array  # [A * OBS]
+
+
+@chex.dataclass
+class State:
+    x: chex.Array  # [A, OBS]
+    t: chex.Array  # [] int32
+    dead: chex.Array  # [A] bool
+    key: chex.PRNGKey
+
+
+class Toy(Environment):
+    """Agents are rewarded (as a team, every agent the team's reward) for choosing
+    ``argmax(x[i, :N])``; agent 2 dies after step 2; an episode terminates with probability 0.2
+    per step (a win when the team reward is at least 2) or is truncated at 6 steps."""
+
+    def _obs(self, state):
+        return Obs(state.x, jnp.reshape(state.x, (-1,)))
+
+    def reset(self, key):
+        key, sub = jax.random.split(key)
+        state = State(
+            x=jax.random.normal(sub, (A, OBS)),
+            t=jnp.zeros((), jnp.int32),
+            dead=jnp.zeros((A,), bool),
+            key=key,
+        )
+        extras = {"agent_dead": state.dead, "won": jnp.zeros((), bool)}
+        ts = TimeStep(
+            step_type=StepType.FIRST,
+            reward=jnp.zeros((A,)),
+            discount=jnp.ones((A,)),
+            observation=self._obs(state),
+            extras=extras,
+        )
+        return state, ts
+
+    def step(self, state, action):
+        key, sub, end_key = jax.random.split(state.key, 3)
+        hit = (action == jnp.argmax(state.x[:, :N], -1)) & ~state.dead
+        team = jnp.sum(hit.astype(jnp.float32))
+        t = state.t + 1
+        dead = state.dead | ((jnp.arange(A) == 2) & (t >= 2))
+        terminated = jax.random.uniform(end_key) < 0.2
+        last = terminated | (t >= HORIZON)
+        new = State(x=jax.random.normal(sub, (A, OBS)), t=t, dead=dead, key=key)
+        extras = {"agent_dead": dead, "won": terminated & (team >= 2)}
+        ts = TimeStep(
+            step_type=jnp.where(last, StepType.LAST, StepType.MID),
+            reward=jnp.full((A,), team),
+            discount=jnp.full((A,), jnp.where(terminated, 0.0, 1.0)),
+            observation=self._obs(new),
+            extras=extras,
+        )
+        return new, ts
+
+    @property
+    def observation_spec(self):
+        return specs.Spec(
+            Obs,
+            "Obs",
+            agents_view=specs.Array((A, OBS), jnp.float32, "agents_view"),
+            world_state=specs.Array((A * OBS,), jnp.float32, "world_state"),
+        )
+
+    @property
+    def action_spec(self):
+        return specs.MultiDiscreteArray(np.full((A,), N, np.int32), jnp.int32, "action")
+
+    @property
+    def reward_spec(self):
+        return specs.Array((A,), jnp.float32, "reward")
+
+    @property
+    def discount_spec(self):
+        return specs.BoundedArray((A,), jnp.float32, 0.0, 1.0, "discount")
+
+
+def tiny_config(algorithm="ippo", methods=("tar2",), align=True, num_updates=3):
+    config = tt.default_config(algorithm)
+    config.update(
+        num_envs=8,
+        num_steps=HORIZON,
+        total_timesteps=8 * HORIZON * num_updates,
+        update_epochs=1,
+        num_minibatches=2,
+        hidden=(16,),
+    )
+    config.tar2.update(
+        width=8,
+        depth=1,
+        num_heads=2,
+        batch_size=8,
+        buffer_size=32,
+        warmup_episodes=8,
+        update_every_episodes=8,
+        num_epochs=2,
+        num_coalitions=2,
+        methods=methods,
+        align_episodes=align,
+    )
+    return config
+
+
+def test_identity_method_without_alignment_is_plain_mappo():
+    config = tiny_config("mappo", methods=("sparse",), align=False)
+    config.bootstrap_truncated = True  # mappo's default: the equivalence covers it.
+    ours, plain = tt.make_trainer(config, Toy()), mappo.make_trainer(config, Toy())
+    key = jax.random.key(3)
+
+    @fast_jit
+    def run(key):
+        a, b = ours.init(key), plain.init(key)
+        for _ in range(2):
+            a, metrics_a = ours.step(a)
+            b, metrics_b = plain.step(b)
+        return a, b, metrics_a, metrics_b
+
+    a, b, metrics_a, metrics_b = run(key)
+    slot = jax.tree.map(lambda x: x[0], a.ppo)
+    chex.assert_trees_all_close(slot.params, b.params, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_equal(slot.rollout.obs, b.rollout.obs)
+    chex.assert_trees_all_equal(slot.key, b.key)
+    for name in ("loss", "win_rate", "episode_return"):
+        np.testing.assert_allclose(metrics_a[name], metrics_b[name], rtol=1e-5, atol=1e-6)
+
+
+def _toy_batch(key, mask):
+    """A random minibatch of the toy's policy ``[Nb, A]`` with the given mask ``[Nb]``."""
+    config = tiny_config()
+    policy = mappo.make_policy(config, Toy())
+    obs = jax.vmap(lambda k: Toy().reset(k)[1].observation)(jax.random.split(key, mask.shape[0]))
+    k1, k2, k3, k4, k5 = jax.random.split(jax.random.fold_in(key, 1), 5)
+    actor_in, critic_in, _ = mappo.agent_inputs(
+        Toy().observation_spec.generate_value(), A, 0, centralised=False, agent_id=True
+    )
+    params = policy.model.init(k1, None, actor_in, critic_in)
+    shape = mask.shape + (A,)
+    transitions = tt.Transition(
+        obs=obs,
+        action=jax.random.randint(k2, shape, 0, N),
+        reward=jnp.zeros(shape),
+        discount=jnp.ones(shape),
+        done=jnp.zeros(mask.shape, bool),
+        log_prob=-jax.random.uniform(k3, shape, minval=0.5, maxval=1.5),
+        value=jax.random.normal(k4, shape),
+        next_obs=None,
+    )
+    advantages, targets = jax.random.normal(k5, (2,) + shape)
+    return config, policy, params, tt.MaskedBatch(transitions, advantages, targets, mask)
+
+
+def test_masked_ppo_loss_with_a_full_mask_is_mappos_and_ignores_masked_entries():
+    config, policy, params, batch = _toy_batch(jax.random.key(0), jnp.ones((16,), bool))
+
+    def ours(params, batch):
+        return tt.masked_objective(params, batch, policy=policy, config=config)
+
+    def theirs(params, batch):
+        plain = tt.Batch(batch.transitions, batch.advantages, batch.targets)
+        return mappo.objective(params, plain, policy=policy, config=config)
+
+    (loss, metrics), grads = jax.value_and_grad(ours, has_aux=True)(params, batch)
+    (ref, ref_metrics), ref_grads = jax.value_and_grad(theirs, has_aux=True)(params, batch)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"):
+        np.testing.assert_allclose(metrics[name], ref_metrics[name], rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(grads, ref_grads, rtol=1e-4, atol=1e-6)
+    # Half masked: the loss is the plain loss of the kept half, whatever the masked entries hold.
+    mask = jnp.arange(16) < 8
+    half = batch._replace(mask=mask)
+    noisy_targets = half.targets.at[8:].multiply(7.0)
+    noisy = half._replace(advantages=half.advantages.at[8:].set(1e3), targets=noisy_targets)
+    kept = jax.tree.map(lambda x: x[:8], batch._replace(mask=jnp.ones((16,), bool)))
+    np.testing.assert_allclose(ours(params, noisy)[0], ours(params, half)[0], rtol=1e-6)
+    np.testing.assert_allclose(ours(params, half)[0], theirs(params, kept)[0], rtol=1e-5)
+
+
+def _reference_returns(dense, done):
+    """Numpy loop: each env's first-episode return (team reward summed) and its length."""
+    num_steps, num_envs = done.shape
+    returns, lengths = np.zeros(num_envs), np.zeros(num_envs, int)
+    for b in range(num_envs):
+        for t in range(num_steps):
+            returns[b] += dense[t, b].mean()
+            if done[t, b]:
+                lengths[b] = t + 1
+                break
+    return returns, lengths
+
+
+def test_redistributed_rewards_sum_to_each_episodes_return():
+    config = tiny_config(methods=("uniform", "tar2", "arel"))
+    env = SparseReward(Toy())
+    trainer = tt.make_trainer(config, env)
+    policy = trainer.model
+
+    @fast_jit
+    def collect(key):
+        state = trainer.init(key)
+        ppo = jax.tree.map(lambda x: x[0], state.ppo)
+        rollout_state = tt.aligned_reset(trainer.env, ppo.rollout, jax.random.key(9))
+        extras = lambda ts: {k: ts.extras[k] for k in ("won", "dense_reward", "agent_dead")}  # noqa: E731
+        _, traj = rollout(
+            trainer.env,
+            functools.partial(mappo.act, policy=policy),
+            ppo.params,
+            rollout_state,
+            jax.random.key(4),
+            HORIZON,
+            extras_fn=extras,
+        )
+        episodes, step_valid, _ = tt.first_episodes(traj, policy)
+        scores = jax.random.normal(jax.random.key(5), episodes.valid.shape) * 3.0
+        out = {m: tt._slot_rewards(m, traj, episodes, scores) for m in ("uniform", "tar2")}
+        return traj, episodes, step_valid, out
+
+    traj, episodes, step_valid, out = collect(jax.random.key(0))
+    done = np.asarray(traj.done)
+    returns, lengths = _reference_returns(np.asarray(traj.extras["dense_reward"]), done)
+    assert (lengths > 0).all()  # Every env's episode ended inside the rollout.
+    np.testing.assert_allclose(episodes.episode_return, returns, rtol=1e-6, atol=1e-6)
+    expected_valid = np.arange(HORIZON)[:, None] < lengths[None]
+    np.testing.assert_array_equal(step_valid, expected_valid)
+    # Agent 2 is dead from step 2 on (valid at steps 0 and 1 only).
+    valid = np.asarray(episodes.valid)
+    np.testing.assert_array_equal(valid[:, :, 2], expected_valid.T & (np.arange(HORIZON) < 2))
+    rewards = np.asarray(out["tar2"])  # [T, B, A]
+    np.testing.assert_allclose(rewards.sum((0, 2)), returns, rtol=1e-5, atol=1e-5)
+    assert np.all(rewards[~np.swapaxes(valid, 0, 1)] == 0.0)
+    # Uniform: every agent alive throughout receives the whole return.
+    np.testing.assert_allclose(np.asarray(out["uniform"])[:, :, 0].sum(0), returns, rtol=1e-5)
+
+
+@pytest.mark.slow  # Six methods' return models: minutes of compilation on 2 shared cores.
+def test_train_step_trains_the_return_models_on_schedule_and_keeps_the_sum():
+    methods = ("sparse", "dense", "tar2", "tar2_agent", "arel", "stas")
+    config = tiny_config(methods=methods, num_updates=3)
+    trainer = tt.make_trainer(config, SparseReward(Toy()))
+
+    @fast_jit
+    def run(key):
+        return jax.lax.scan(lambda s, _: trainer.step(s), trainer.init(key), None, 3)
+
+    state, stacked = run(jax.random.key(1))
+    rows = [jax.tree.map(lambda x, u=u: x[u], stacked) for u in range(3)]
+    # 8 episodes per update; warm-up 8, then every 8: one model update per step.
+    for u, row in enumerate(rows, start=1):
+        for m in ("tar2", "tar2_agent", "arel", "stas"):
+            assert int(row[f"{m}/model_updates"]) == u
+        for m in ("tar2", "tar2_agent"):  # Σ r = R in every episode, so in the mean too.
+            np.testing.assert_allclose(
+                row[f"{m}/redistributed_sum"], row[f"{m}/episode_return"], rtol=1e-5, atol=1e-6
+            )
+        # The sparse and dense rewards summed over agents: A times the team return.
+        for m in ("sparse", "dense"):
+            np.testing.assert_allclose(
+                row[f"{m}/redistributed_sum"], A * row[f"{m}/episode_return"], rtol=1e-5,
+                atol=1e-5,
+            )  # fmt: skip
+    np.testing.assert_array_equal(state.models["attention"].buffer.current_index, 3 * 8)
+    assert np.all(np.isfinite(np.asarray(jax.tree.leaves(state.models)[0])))
+
+
+@pytest.mark.slow  # Two chunked programs with a return model.
+def test_resume_reproduces_an_uninterrupted_run(tmp_path):
+    config = tiny_config(methods=("uniform", "tar2"), num_updates=4)
+    trainer = tt.make_trainer(config, SparseReward(Toy()))
+    key = jax.random.PRNGKey(7)  # Raw keys, as run_trainer gives (comparable leaves).
+
+    def run(workdir, num_steps, resume=False):
+        fast = dict(chunk_size=2, tensorboard=False, progress_bar=False, resume=resume)
+        out = runner.run(
+            trainer.step, trainer.init(key), num_steps=num_steps, workdir=workdir, **fast
+        )
+        return jax.device_get(out.carry)
+
+    whole = run(tmp_path / "whole", 4)
+    run(tmp_path / "cut", 2)
+    resumed = run(tmp_path / "cut", 4, resume=True)
+    jax.tree.map(np.testing.assert_array_equal, resumed, whole)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="config.tar2.methods"):
+        tt.make_trainer(tiny_config(methods=("tar3",)), SparseReward(Toy()))
+    with pytest.raises(ValueError, match="config.tar2.align_episodes"):
+        tt.make_trainer(tiny_config(methods=("tar2",), align=False), SparseReward(Toy()))
+    with pytest.raises(ValueError, match="env"):
+        tt.make_trainer(tiny_config(methods=("tar2",)), Toy())
+    config = tiny_config()
+    config.tar2.warmup_episodes = 2
+    with pytest.raises(ValueError, match="config.tar2.warmup_episodes"):
+        tt.make_trainer(config, SparseReward(Toy()))
+    _ = tar2  # The module under the trainer.
+
+
+def test_elapsed_time_adds_the_step_fraction_and_keeps_every_field():
+    env = tt.ElapsedTime(SparseReward(Toy()), horizon=HORIZON, num_agents=A)
+    state, ts = env.reset(jax.random.key(0))
+    assert ts.observation._fields == ("agents_view", "world_state", "elapsed")
+    np.testing.assert_array_equal(ts.observation.elapsed, np.zeros((A, 1)))
+    inner_state, inner_ts = SparseReward(Toy()).reset(jax.random.key(0))
+    np.testing.assert_array_equal(ts.observation.agents_view, inner_ts.observation.agents_view)
+    for t in range(1, 3):
+        state, ts = env.step(state, jnp.zeros((A,), jnp.int32))
+        np.testing.assert_allclose(ts.observation.elapsed, np.full((A, 1), t / HORIZON))
+    assert "dense_reward" in ts.extras
+    spec = env.observation_spec.generate_value()
+    assert jax.tree.map(jnp.shape, spec) == jax.tree.map(jnp.shape, ts.observation)
+    actor_in, _, _ = mappo.agent_inputs(ts.observation, A, 0, centralised=False, agent_id=False)
+    assert actor_in.shape == (A, OBS + 1)
