@@ -161,6 +161,32 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="hvac",
+        module="experiments.hvac.main",
+        paper="RL-based HVAC control meets urban climate modelling (Yu et al., 2505.07045)",
+        smoke_overrides={
+            # DQN's path (task trainer, discrete evaluation) is tests/experiments/test_hvac.py's.
+            "algos": ("sac", "ppo"),
+            "cities": ("london", "singapore"),
+            "weights": (0.1, 0.9),
+            "num_seeds": 1,
+            "episode_steps": 8,
+            "eval_episode_steps": 8,
+            "eval_episodes": 2,
+            "trainers.sac.num_envs": 4,
+            "trainers.sac.total_timesteps": 64,
+            "trainers.sac.buffer_size": 64,
+            "trainers.sac.batch_size": 8,
+            "trainers.sac.learning_starts": 16,
+            "trainers.ppo.num_envs": 4,
+            "trainers.ppo.num_steps": 8,
+            "trainers.ppo.total_timesteps": 64,
+            "trainers.ppo.num_minibatches": 2,
+            "trainers.ppo.update_epochs": 1,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

@@ -23,13 +23,17 @@ class KeepTaskAutoReset(AutoResetWrapper):
     """``jumanji.wrappers.AutoResetWrapper`` for ``HVAC`` that keeps climate and weight.
 
     Args:
-      env: an ``HVAC`` environment (not wrapped).
+      env: an ``HVAC`` environment, or a jumanji ``Wrapper`` of one that keeps its state and
+        forwards ``reset_to`` (e.g. one whose ``reset`` starts a fixed task); not vmapped.
       next_obs_in_extras: as in jumanji's wrapper: keep the last observation of an episode in
         ``timestep.extras["next_obs"]`` (useful to bootstrap through the truncation).
     """
 
     def __init__(self, env: HVAC, next_obs_in_extras: bool = False):
-        checks.expect(isinstance(env, HVAC), "env", "an unwrapped HVAC environment", env)
+        checks.expect(
+            isinstance(env.unwrapped, HVAC) and not isinstance(env, AutoResetWrapper),
+            "env", "an unwrapped HVAC environment, or a state-preserving wrapper of one", env,
+        )  # fmt: skip
         super().__init__(env, next_obs_in_extras=next_obs_in_extras)
 
     def _auto_reset(self, state: State, timestep: TimeStep) -> tuple[State, TimeStep]:
