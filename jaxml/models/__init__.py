@@ -57,3 +57,8 @@ from jaxml.models.lora import LoRADense as LoRADense  # noqa: E402
 from jaxml.models.lora import LoRAGRUCell as LoRAGRUCell  # noqa: E402
 
 __all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]
+
+# The Foraging Games agent (arXiv 2505.12872): grid/position/message encoders, LSTM, three heads.
+from jaxml.models import foraging_agent as foraging_agent  # noqa: E402
+
+__all__ += ["foraging_agent"]

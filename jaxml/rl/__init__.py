@@ -100,3 +100,8 @@ from jaxml.rl import dqn, sac  # noqa: E402
 from jaxml.rl._replay import OffPolicyTrainer  # noqa: E402
 
 __all__ += ["OffPolicyTrainer", "dqn", "sac"]
+
+# Populations of independent agents trained in pairs, every pair of a round in one step.
+from jaxml.rl import population  # noqa: E402
+
+__all__ += ["population"]
