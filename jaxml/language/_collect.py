@@ -158,6 +158,11 @@ def collect_language(
             policy, p, env, k, num_episodes, speaker=speaker, deterministic=deterministic
         )
     )(params, key)
+    return episode_records(out, env, length=length)
+
+
+def episode_records(out: dict[str, Any], env: Any, *, length: int | None = None) -> LanguageRecords:
+    """``LanguageRecords`` from ``play_episodes``' output (of one team) on ``env``."""
     per_step = int(env.message_length)
     lengths = out["lengths"] * per_step
     messages = pad_messages(out["tokens"], lengths, int(env.vocab_size), length=length)
