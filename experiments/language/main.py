@@ -72,6 +72,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_positive(config, ("total_timesteps", "num_chunks", "eval_episodes",
                             "cross_play_episodes", "language_episodes"))  # fmt: skip
     check_choices(config, "run_names", RUNS)
+    check_choices(config, "cross_play_splits", ("train", "test"))
+    if "test" not in config.cross_play_splits:
+        raise ConfigError(
+            "--config.cross_play_splits: expected 'test' among them, got "
+            f"{config.cross_play_splits}"
+        )
     for name in config.run_names:
         make_trainer(config, name)
 
@@ -166,8 +172,9 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
     vocab = int(config.runs[name].agent.vocab_size)
     length = test_env.horizon * int(config.runs[name].agent.message_length) + 2
     size = trainer.pairing.size
-    train_xp = cross_play_fn(trainer, train_env, config.cross_play_episodes)
-    test_xp = cross_play_fn(trainer, test_env, config.cross_play_episodes)
+    splits = {"train": train_env, "test": test_env}
+    xp = {k: cross_play_fn(trainer, splits[k], config.cross_play_episodes)
+          for k in config.cross_play_splits}  # fmt: skip
     play = language_fn(trainer, test_env, config.language_episodes)
     # Team (0, 1) first, then every pair of members in both seat orders.
     pairs = list(itertools.combinations(range(size), 2))
@@ -175,8 +182,9 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
     per_seed, team_messages = [], []
     for s in range(config.num_seeds):
         params = stacked.take(states.params, s)
-        train_matrix = np.asarray(train_xp(params))
-        test_matrix = np.asarray(test_xp(params))
+        matrices = {k: np.asarray(fn(params)) for k, fn in xp.items()}
+        nan = np.full((size, size), np.nan)
+        train_matrix, test_matrix = matrices.get("train", nan), matrices["test"]
         out = play(params, jnp.asarray(teams, jnp.int32))
         team_records = [
             episode_records(jax.tree.map(lambda x, k=k: x[k], out), test_env, length=length)

@@ -410,10 +410,11 @@ def _member_params(policy: mappo.Policy, key: jax.Array, size: int, env: Environ
 def init_state(
     key: jax.Array, *, env, policy, optimizer, config, pairing: Pairing
 ) -> PopulationState:
-    """N members' parameters and optimizer states, ``P`` pair slots of reset environments."""
+    """N members' parameters and optimizer states, ``P`` pair slots of reset environments
+    (``config`` is one pair's, ``pair_config``)."""
     key_params, key_env, key_next = jax.random.split(key, 3)
     params = _member_params(policy, key_params, pairing.size, env)
-    per_pair = config.num_envs // pairing.num_pairs
+    per_pair = config.num_envs  # One pair's config (pair_config): its share of the envs.
     num_agents = policy.layout.num_agents
     net = policy.model
 

@@ -91,6 +91,16 @@ def test_matchings_against_brute_force():
         population.make_pairing(tiny_config(4, "bad"))
 
 
+def test_each_pair_gets_its_share_of_the_environments():
+    config = tiny_config(6)  # 3 pairs, 12 environments.
+    trainer = population.make_trainer(config, env())
+    state = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))
+    assert state.rollout.obs.view.shape[:3] == (3, 4, 2)
+    new, _ = jax.eval_shape(trainer.step, state)
+    assert new.rollout.obs.view.shape[:3] == (3, 4, 2) and new.pairs.shape == (3, 2)
+    assert trainer.sizes.batch_size == 4 * config.num_steps
+
+
 def test_config_errors_name_the_field():
     config = tiny_config(4)
     config.num_envs = 5
