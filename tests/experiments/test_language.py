@@ -30,7 +30,8 @@ def test_runs_differ_only_in_size_and_channel():
 
 
 def test_bad_fields_name_the_flag():
-    config = build_config(language_config.get_config, "quick", {"runs.pop6.num_envs": 50})
+    overrides = {"runs.pop6.num_envs": 50, "run_names": ("pair", "pop6")}
+    config = build_config(language_config.get_config, "quick", overrides)
     with pytest.raises(ConfigError, match=r"--config\.runs\.pop6: config\.num_envs"):
         main.validate(config)
     config = build_config(language_config.get_config, "quick", {"runs.pair.agent.messages": "x"})
