@@ -187,6 +187,23 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "progress_bar": False,
         },
     ),
+    Experiment(
+        name="language",
+        module="experiments.language.main",
+        paper="Emergent language on the Foraging Games: ScoreG populations (2505.12872)",
+        smoke_overrides={
+            "run_names": ("pair",),
+            "num_seeds": 1,
+            "total_timesteps": 128,  # 2 rounds of 8 envs x 8 steps.
+            "runs.pair.num_envs": 8,
+            "runs.pair.num_steps": 8,
+            "num_chunks": 2,
+            "eval_episodes": 2,
+            "cross_play_episodes": 4,
+            "language_episodes": 40,
+            "progress_bar": False,
+        },
+    ),
 )
 
 

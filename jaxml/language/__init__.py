@@ -61,3 +61,10 @@ __all__ = [
     "symbol_counts",
     "topographic_similarity",
 ]
+
+# Trained agents to records: play a Foraging Game, keep the speaker's meaning and tokens.
+from jaxml.language._collect import collect_language as collect_language  # noqa: E402
+from jaxml.language._collect import load_records as load_records  # noqa: E402
+from jaxml.language._collect import save_records as save_records  # noqa: E402
+
+__all__ += ["collect_language", "load_records", "save_records"]

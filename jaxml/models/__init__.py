@@ -62,3 +62,8 @@ __all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]
 from jaxml.models.tar2 import STASRewardModel as STASRewardModel  # noqa: E402
 
 __all__ += ["STASRewardModel"]
+
+# The Foraging Games agent (arXiv 2505.12872): grid/position/message encoders, LSTM, three heads.
+from jaxml.models import foraging_agent as foraging_agent  # noqa: E402
+
+__all__ += ["foraging_agent"]

@@ -105,3 +105,8 @@ __all__ += ["OffPolicyTrainer", "dqn", "sac"]
 from jaxml.rl import _tar2_train as tar2_train  # noqa: E402
 
 __all__ += ["tar2_train"]
+
+# Populations of independent agents trained in pairs, every pair of a round in one step.
+from jaxml.rl import population  # noqa: E402
+
+__all__ += ["population"]

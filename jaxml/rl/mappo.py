@@ -407,7 +407,11 @@ def ppo_terms(
     ndim = t.log_prob.ndim  # Batch axes plus the agent axis.
     pi = factorised_policy(logits, ndim)
     log_prob = pi.log_prob(policy.heads(t.action))
-    entropy = pi.entropy()
+    entropy, ent_coef = pi.entropy(), config.ent_coef
+    head_coefs = config.get("head_ent_coefs")  # Optional: one entropy weight per action head.
+    if head_coefs is not None:  # (The foraging agents: 0.01 on moves, 0.002 on messages.)
+        parts = zip(head_coefs, pi.distributions, strict=True)
+        entropy, ent_coef = sum(c * head.entropy() for c, head in parts), 1.0
     advantages = batch.advantages
     if config.normalize_advantages:
         advantages = normalize(advantages)
@@ -425,7 +429,7 @@ def ppo_terms(
         flat(entropy),
         clip_eps=config.clip_eps,
         vf_coef=config.vf_coef,
-        ent_coef=config.ent_coef,
+        ent_coef=ent_coef,
         value_clip_eps=config.clip_eps if config.clip_value else None,
     )
 

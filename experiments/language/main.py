@@ -1,0 +1,430 @@
+"""ScoreG success and the emergent language's properties, for pairs and populations.
+
+"From Grunts to Lexicons: Emergent Language from Cooperative Foraging" (Piriyajitakonkij et al.,
+arXiv 2505.12872; ../shared/papers/foraging.md). Each run (``--config.run_names``) trains
+``num_seeds`` vmapped seeds of a population (``jaxml.rl.population``: all pairs of a round in one
+jitted IPPO step, the authors' agent from ``jaxml.models.foraging_agent``) through the runner
+(chunks, checkpoints, resume), its last round's pairs evaluated on the unseen scores after every
+chunk (``jaxml.rl.evaluate``). Then, for every seed's final population:
+
+- success: every (slot 0, slot 1) pairing of members on the training and the unseen scores
+  (argmax actions, ``cross_play_episodes`` each): the cross-play matrix; a run's success is its
+  off-diagonal mean (distinct members, as trained; for N = 2 the trained pair in both orders);
+- language (``collect_language``, team (0, 1), ``language_episodes`` unseen-score episodes, the
+  speaker is the agent that sees the higher-scoring item, records saved as
+  ``runs/<run>/records_seed<s>.npz``): topographic similarity, PosDis, BosDis, displacement
+  probes of the target's score bin / row / column against chance, language similarity between
+  members speaking in the same seat on the same episodes (interchangeability) and between the
+  seeds' independently trained populations (arbitrariness), each beside its chance level.
+
+  python -m experiments.language.main --preset=quick --workdir=results/quick/language
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments.language.config import RUNS, get_config
+from jaxml import envs, language
+from jaxml.language._collect import episode_records, play_episodes, save_records
+from jaxml.models import foraging_agent, stacked
+from jaxml.rl import evaluate, population
+from jaxml.utils.claims import Claim, write_claims
+from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
+from jaxml.utils.trainer import member_metric, run_options, run_trainer
+
+NAME = "language"
+FIGURE = "language.png"
+LANGUAGE_KEY = 7  # The unseen-score episodes every speaker is recorded on (same resets).
+CROSS_PLAY_KEY = 11
+
+
+def game(config, name: str, split: str):
+    agent = config.runs[name].agent
+    env = envs.make(config.game, score_split=split, **foraging_agent.env_kwargs(agent))
+    return foraging_agent.with_channel(env, agent)
+
+
+def make_trainer(config: ml_collections.ConfigDict, name: str):
+    run_config = config.runs[name].copy_and_resolve_references()
+    try:
+        env = game(config, name, "train")
+        team = foraging_agent.make_team(run_config.agent, env)
+        trainer = population.make_trainer(
+            run_config, env, model=team, eval_env=game(config, name, "test")
+        )
+    except ValueError as error:
+        raise ConfigError(f"--config.runs.{name}: {error}") from error
+    return trainer, run_config
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    check_base(config)
+    check_positive(config, ("total_timesteps", "num_chunks", "eval_episodes",
+                            "cross_play_episodes", "language_episodes"))  # fmt: skip
+    check_choices(config, "run_names", RUNS)
+    check_choices(config, "cross_play_splits", ("train", "test"))
+    if "test" not in config.cross_play_splits:
+        raise ConfigError(
+            "--config.cross_play_splits: expected 'test' among them, got "
+            f"{config.cross_play_splits}"
+        )
+    for name in config.run_names:
+        make_trainer(config, name)
+
+
+def train(trainer, config, workdir: Path, resume: bool, name: str) -> tuple[dict, object]:
+    """Runs the seeds; returns the curves (seed mean, 95% band) and the final states."""
+    start = time.perf_counter()
+    run = run_trainer(
+        trainer,
+        workdir,
+        num_chunks=config.num_chunks,
+        eval_every_chunks=1,
+        resume=resume,
+        **run_options(config),
+        description=name,
+    )
+    history = run.result.history
+    steps = np.array([r["step"] for r in history])
+    batch = trainer.sizes.batch_size * trainer.pairing.num_pairs  # All pairs of a round.
+    rate = run.result.warm_steps_per_second
+    out = {
+        "env_steps": (steps * batch).tolist(),
+        "env_steps_per_second": rate * batch * config.num_seeds if rate else None,
+        "job_seconds": time.perf_counter() - start,
+    }
+    for metric in ("win_rate", "episode_return", "eval_success"):
+        per_seed = member_metric(history, metric).astype(np.float64)  # [chunks, seeds]
+        out[metric] = {
+            "mean": per_seed.mean(axis=1).tolist(),
+            "ci95": (1.96 * per_seed.std(axis=1) / math.sqrt(per_seed.shape[1])).tolist(),
+            "final_per_seed": per_seed[-1].tolist(),
+        }
+    return out, run.result.carry
+
+
+def cross_play_fn(trainer, env, episodes: int):
+    """``params -> [N, N]`` success of member i in slot 0 with member j in slot 1 (argmax
+    actions, the same episodes for every pairing), jitted once per environment."""
+    size = trainer.pairing.size
+    pairs = jnp.array(list(itertools.product(range(size), repeat=2)), jnp.int32)
+
+    def matrix(params):
+        def one(pair):
+            result = evaluate(
+                trainer.policy, stacked.take(params, pair), jax.random.PRNGKey(CROSS_PLAY_KEY),
+                env=env, num_episodes=episodes, max_steps=env.horizon,
+            )  # fmt: skip
+            return jnp.mean(result.outcomes["success"].astype(jnp.float32))
+
+        return jnp.reshape(jax.vmap(one)(pairs), (size, size))
+
+    return jax.jit(matrix)
+
+
+def off_diagonal(matrix: np.ndarray) -> float:
+    return float(language.cross_play_summary(jnp.asarray(matrix)).cross_play)
+
+
+def probe(messages, targets, vocab: int) -> dict:
+    """Displacement probe accuracy and chance; NaN where too few records per class."""
+    targets = np.asarray(targets)
+    classes, counts = np.unique(targets, return_counts=True)
+    keep = np.isin(targets, classes[counts >= 4])
+    try:
+        result = language.displacement_probe(
+            np.asarray(messages)[keep], targets[keep], vocab, seed=0
+        )
+    except ValueError:
+        return {"accuracy": float("nan"), "chance": float("nan")}
+    return {"accuracy": result.accuracy, "chance": result.chance}
+
+
+def language_fn(trainer, env, episodes: int):
+    """``(params, teams [K, 2]) -> play_episodes output [K, E, ...]``: every team on the same
+    unseen-score episodes, jitted once."""
+
+    def play(params, teams):
+        def one(team):
+            return play_episodes(
+                trainer.policy, stacked.take(params, team), env,
+                jax.random.PRNGKey(LANGUAGE_KEY), episodes,
+            )  # fmt: skip
+
+        return jax.vmap(one)(teams)
+
+    return jax.jit(play)
+
+
+def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
+    """Cross-play on both splits and every language property, per seed."""
+    train_env, test_env = game(config, name, "train"), game(config, name, "test")
+    vocab = int(config.runs[name].agent.vocab_size)
+    length = test_env.horizon * int(config.runs[name].agent.message_length) + 2
+    size = trainer.pairing.size
+    splits = {"train": train_env, "test": test_env}
+    xp = {k: cross_play_fn(trainer, splits[k], config.cross_play_episodes)
+          for k in config.cross_play_splits}  # fmt: skip
+    play = language_fn(trainer, test_env, config.language_episodes)
+    # Team (0, 1) first, then every pair of members in both seat orders.
+    pairs = list(itertools.combinations(range(size), 2))
+    teams = [(0, 1)] + [t for a, b in pairs for t in ((a, b), (b, a))]
+    per_seed, team_messages = [], []
+    for s in range(config.num_seeds):
+        params = stacked.take(states.params, s)
+        matrices = {k: np.asarray(fn(params)) for k, fn in xp.items()}
+        nan = np.full((size, size), np.nan)
+        train_matrix, test_matrix = matrices.get("train", nan), matrices["test"]
+        out = play(params, jnp.asarray(teams, jnp.int32))
+        team_records = [
+            episode_records(jax.tree.map(lambda x, k=k: x[k], out), test_env, length=length)
+            for k in range(len(teams))
+        ]
+        records = team_records[0]
+        save_records(records, workdir / f"records_seed{s}.npz")
+        team_messages.append(np.asarray(records.messages))
+        meanings, messages = records.meanings, records.messages
+        score_bin = language.score_bin(meanings[:, 0])
+        attributes = jnp.stack([score_bin, meanings[:, 1], meanings[:, 2]], axis=1)
+        within = []
+        for k in range(len(pairs)):
+            ra, rb = team_records[1 + 2 * k].messages, team_records[2 + 2 * k].messages
+            within.append(
+                (
+                    float(language.language_similarity(ra, rb)),
+                    float(language.language_similarity_chance(ra, rb, vocab + 1)),
+                )  # fmt: skip
+            )
+        per_seed.append(
+            {
+                "train_cross_play": train_matrix.tolist(),
+                "test_cross_play": test_matrix.tolist(),
+                "train_success": off_diagonal(train_matrix),
+                "test_success": off_diagonal(test_matrix),
+                "record_success": float(np.mean(np.asarray(records.outcomes) > 0)),
+                "topsim": float(language.topographic_similarity(attributes, messages)),
+                "posdis": float(
+                    language.positional_disentanglement(attributes, messages, vocab + 1)
+                ),  # fmt: skip
+                "bosdis": float(
+                    language.bag_of_symbols_disentanglement(attributes, messages, vocab + 1)
+                ),  # fmt: skip
+                "probe_score": probe(messages, score_bin, vocab + 1),
+                "probe_row": probe(messages, meanings[:, 1], vocab + 1),
+                "probe_col": probe(messages, meanings[:, 2], vocab + 1),
+                "ls_within": float(np.mean([w[0] for w in within])),
+                "ls_within_chance": float(np.mean([w[1] for w in within])),
+            }
+        )
+    across = [
+        (
+            float(language.language_similarity(team_messages[a], team_messages[b])),
+            float(
+                language.language_similarity_chance(team_messages[a], team_messages[b], vocab + 1)
+            ),
+        )  # fmt: skip
+        for a, b in itertools.combinations(range(config.num_seeds), 2)
+    ]
+    return {
+        "seeds": per_seed,
+        "ls_across": float(np.mean([a[0] for a in across])) if across else float("nan"),
+        "ls_across_chance": float(np.mean([a[1] for a in across])) if across else float("nan"),
+    }
+
+
+def seed_values(record: dict, field: str, sub: str | None = None) -> np.ndarray:
+    values = [s[field] if sub is None else s[field][sub] for s in record["analysis"]["seeds"]]
+    return np.asarray(values, np.float64)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
+    validate(config)
+    workdir = Path(workdir)
+    records = []
+    for name in config.run_names:
+        trainer, _ = make_trainer(config, name)
+        run_dir = workdir / "runs" / name
+        curves, states = train(trainer, config, run_dir, resume, name)
+        analysis = analyse(config, name, trainer, states, run_dir)
+        records.append({"run": name, **curves, "analysis": analysis})
+        (workdir / "results.json").write_text(json.dumps(records, indent=1))
+    plot(records, workdir / FIGURE)
+    write_summary(config, records, workdir)
+    write_claims(workdir, claims(records))
+    return {"records": records}
+
+
+def _mean_std(values: np.ndarray, spec: str = ".3f") -> str:
+    if not np.isfinite(values).any():
+        return "—"
+    return f"{np.nanmean(values):{spec}} ± {np.nanstd(values):{spec}}"
+
+
+def claims(records: list[dict]) -> list[Claim]:
+    by_run = {r["run"]: r for r in records}
+    found = []
+    if "pair" in by_run and "zero" in by_run:
+        ours, zero = (seed_values(by_run[n], "test_success") for n in ("pair", "zero"))
+        margin = ours.std() + zero.std()
+        found.append(
+            Claim(
+                "ScoreG: with messages, success on unseen scores exceeds the messages-zeroed "
+                "ablation by more than the two runs' seed stds together",
+                bool(ours.mean() - zero.mean() > margin),
+                f"unseen-score success: messages {_mean_std(ours)}, zeroed {_mean_std(zero)} "
+                f"(seeds: {ours.round(3).tolist()} vs {zero.round(3).tolist()})",
+            )
+        )
+        found.append(
+            Claim(
+                "ScoreG: success on unseen scores >= 0.9 (the paper's full-scale figure)",
+                bool(ours.mean() >= 0.9),
+                f"unseen-score success {_mean_std(ours)} after "
+                f"{by_run['pair']['env_steps'][-1]:,} env steps (paper: 3e8)",
+            )
+        )
+    for name, r in by_run.items():
+        if RUNS[name].messages == "zero":
+            continue
+        acc = seed_values(r, "probe_score", "accuracy")
+        chance = seed_values(r, "probe_score", "chance")
+        found.append(
+            Claim(
+                f"{RUNS[name].label}: the speaker's messages carry the target's score bin "
+                "(displacement probe >= chance + 0.05)",
+                bool(np.nanmean(acc - chance) >= 0.05),
+                f"probe accuracy {_mean_std(acc)} vs chance {_mean_std(chance)}",
+            )
+        )
+        if not math.isnan(r["analysis"]["ls_across"]):
+            ls, ls_chance = r["analysis"]["ls_across"], r["analysis"]["ls_across_chance"]
+            within = seed_values(r, "ls_within")
+            found.append(
+                Claim(
+                    f"{RUNS[name].label}: languages are arbitrary and shared (LS within a "
+                    "population above LS across independently trained seeds)",
+                    bool(np.mean(within) > ls),
+                    f"LS within {_mean_std(within)}, across seeds {ls:.3f} "
+                    f"(chance {ls_chance:.3f})",
+                )
+            )
+        topsim = seed_values(r, "topsim")
+        found.append(
+            Claim(
+                f"{RUNS[name].label}: compositional structure (topographic similarity > 0.1)",
+                bool(np.mean(topsim) > 0.1),
+                f"TopSim {_mean_std(topsim)}, PosDis {_mean_std(seed_values(r, 'posdis'))}, "
+                f"BosDis {_mean_std(seed_values(r, 'bosdis'))}",
+            )
+        )
+    return found
+
+
+def plot(records: list[dict], path: Path) -> None:
+    """Training success and unseen-score success vs env steps; language properties per run;
+    the cross-play matrix of the largest population (seed 0, unseen scores)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    for ax, metric, title in (
+        (axes[0], "win_rate", "training success (training scores)"),
+        (axes[1], "eval_success", "evaluated success (unseen scores)"),
+    ):
+        for r in records:
+            x, m = np.asarray(r["env_steps"]), np.asarray(r[metric]["mean"])
+            c = np.asarray(r[metric]["ci95"])
+            ax.plot(x, m, label=RUNS[r["run"]].label)
+            ax.fill_between(x, m - c, m + c, alpha=0.2)
+        ax.set(title=title, xlabel="environment steps", ylim=(-0.02, 1.02))
+    axes[0].legend(fontsize=8)
+    fields = (
+        ("topsim", None, "TopSim"),
+        ("posdis", None, "PosDis"),
+        ("bosdis", None, "BosDis"),
+        ("probe_score", "accuracy", "probe: score bin"),
+        ("ls_within", None, "LS within"),
+    )
+    width = 0.8 / len(records)
+    for k, r in enumerate(records):
+        values = [np.nanmean(seed_values(r, f, s)) for f, s, _ in fields]
+        axes[2].bar(np.arange(len(fields)) + k * width, values, width, label=RUNS[r["run"]].label)
+    chance = np.nanmean([np.nanmean(seed_values(r, "probe_score", "chance")) for r in records])
+    axes[2].axhline(chance, color="gray", ls="--", lw=1, label="probe chance")
+    axes[2].set_xticks(np.arange(len(fields)) + 0.4 - width / 2, [f[2] for f in fields])
+    axes[2].set(title="language properties (seed mean, unseen scores)")
+    axes[2].legend(fontsize=7)
+    largest = max(records, key=lambda r: RUNS[r["run"]].size)
+    matrix = np.asarray(largest["analysis"]["seeds"][0]["test_cross_play"])
+    image = axes[3].imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    axes[3].set(title=f"cross-play success, {RUNS[largest['run']].label}, seed 0",
+                xlabel="slot-1 member", ylabel="slot-0 member")  # fmt: skip
+    fig.colorbar(image, ax=axes[3])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_summary(config, records: list[dict], workdir: Path) -> None:
+    lines = [
+        f"{config.game}, IPPO-LSTM populations, {config.total_timesteps:,} env steps per run, "
+        f"mean ± std over {config.num_seeds} vmapped seeds. Success: every pairing of distinct "
+        f"members ({config.cross_play_episodes} argmax episodes each, `jaxml.rl.evaluate`); "
+        f"language: team (0, 1) on {config.language_episodes} unseen-score episodes, the "
+        "speaker sees the higher-scoring item (pad token V counted in the vocabulary).",
+        "",
+        "| run | training success (last chunk) | success, training scores | success, unseen "
+        "scores | self-play (never trained) | env steps/s | job s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in records:
+        selfplay = [np.mean(np.diag(np.asarray(s["test_cross_play"])))
+                    for s in r["analysis"]["seeds"]]  # fmt: skip
+        speed = r["env_steps_per_second"]
+        lines.append(
+            f"| {RUNS[r['run']].label} | {_mean_std(np.asarray(r['win_rate']['final_per_seed']))}"
+            f" | {_mean_std(seed_values(r, 'train_success'))} | "
+            f"{_mean_std(seed_values(r, 'test_success'))} | {_mean_std(np.asarray(selfplay))} | "
+            f"{'—' if speed is None else f'{speed:,.0f}'} | {r['job_seconds']:.0f} |"
+        )
+    lines += [
+        "",
+        "| run | TopSim | PosDis | BosDis | probe score bin (chance) | probe row (chance) | "
+        "probe column (chance) | LS within (chance) | LS across seeds (chance) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def with_chance(r, field):
+        return (f"{_mean_std(seed_values(r, field, 'accuracy'))} "
+                f"({np.nanmean(seed_values(r, field, 'chance')):.3f})")  # fmt: skip
+
+    for r in records:
+        a = r["analysis"]
+        lines.append(
+            f"| {RUNS[r['run']].label} | {_mean_std(seed_values(r, 'topsim'))} | "
+            f"{_mean_std(seed_values(r, 'posdis'))} | {_mean_std(seed_values(r, 'bosdis'))} | "
+            f"{with_chance(r, 'probe_score')} | {with_chance(r, 'probe_row')} | "
+            f"{with_chance(r, 'probe_col')} | {_mean_std(seed_values(r, 'ls_within'))} "
+            f"({np.mean(seed_values(r, 'ls_within_chance')):.3f}) | {a['ls_across']:.3f} "
+            f"({a['ls_across_chance']:.3f}) |"
+        )
+    lines += ["", f"![language]({FIGURE})", ""]
+    (workdir / "summary.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    from jaxml.utils.cli import launch
+
+    launch(NAME, train_and_evaluate, get_config)
