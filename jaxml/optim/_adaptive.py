@@ -17,6 +17,12 @@ ICML 2015 (arXiv 1503.05671):
   ``λ ← λ/ω`` when ``ρ < 1/4``, ``ω = (19/20)^T``. As in the paper (and kfac-jax's default)
   ``M`` in ``ρ`` leaves the damping out.
 
+* A guard (not in §6–7; the trust-region practice of Levenberg–Marquardt and of Martens'
+  Hessian-free optimisation, ICML 2010, §4.6 "backtracking"): a proposed step that is not finite
+  (a nan/inf gradient, curvature, ``(α, μ)``, model change or update) or, where ρ was measured,
+  did not lower the batch loss (``ρ < 0`` or nan) is rejected: the update is zero, ``δ₀`` is
+  reset to zero, λ is raised by ``1/ω``, and a non-finite preconditioner state is not kept.
+
 * §6.3: the preconditioner is rebuilt at every step with the same λ as its ``damping``; the
   Kronecker blocks split it between their two factors (factored Tikhonov damping:
   ``(A + π√λ I) ⊗ (G + √λ/π I)``, ``π² = (tr A / dim A) / (tr G / dim G)``).
@@ -38,6 +44,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxml.optim._rank1 import _value
+from jaxml.utils import checks
 
 # Thresholds on ρ of Martens & Grosse 2015, §6.5.
 LOWER_RATIO = 0.25
@@ -52,6 +59,7 @@ class ScaleByQuadraticModelState(NamedTuple):
     momentum: chex.Array  # [] float32: μ of the last update (before any ``scale``).
     reduction_ratio: chex.Array  # [] float32: ρ at the last damping adaptation (nan before).
     inner_state: optax.OptState  # The preconditioner's state.
+    rejected: chex.Array  # [] int32: proposed steps rejected by the guard so far.
 
 
 def quadratic_model_coefficients(
@@ -130,6 +138,45 @@ def levenberg_marquardt_damping(
     return jnp.clip(new, min_damping, max_damping).astype(jnp.float32)
 
 
+def step_accepted(finite: jax.Array, ratio: jax.Array, measured: jax.Array) -> jax.Array:
+    """``[]`` bool: the guard's verdict on a proposed step.
+
+    Rejected when it is not ``finite`` (any of gradient, curvature, ``(α, μ)``, model change,
+    update), or when ρ was ``measured`` on this step and is below 0 (the batch loss went up) or
+    nan (the new loss is not finite). An unmeasured ρ passes: only the finiteness test applies.
+    """
+    ratio = jnp.asarray(ratio, jnp.float32)
+    loss_went_up = ~(ratio >= 0.0)  # nan counts as up.
+    return jnp.asarray(finite, bool) & ~(jnp.asarray(measured, bool) & loss_went_up)
+
+
+def guarded_damping(
+    accepted: jax.Array,
+    damping: jax.Array,
+    adapted: jax.Array,
+    decay: jax.Array | float,
+    min_damping: jax.Array | float = 1e-8,
+    max_damping: jax.Array | float = 1e4,
+) -> jax.Array:
+    """λ after the guard: ``adapted`` (the Levenberg–Marquardt λ) if accepted, else ``λ/ω``.
+
+    A rejected step always raises λ, also between adaptation steps and when λ's own rule would
+    have kept it (a non-finite step with a fine ρ cannot happen; one with no ρ can). Clipped.
+    """
+    raised = jnp.clip(damping / decay, min_damping, max_damping).astype(jnp.float32)
+    return jnp.where(accepted, adapted, raised).astype(jnp.float32)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    """``[]`` bool: every float leaf of ``tree`` is finite (integer leaves are)."""
+    checks = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
+
+
 def scale_by_quadratic_model(
     preconditioner: optax.GradientTransformation
     | Callable[[jax.Array], optax.GradientTransformation],
@@ -142,6 +189,8 @@ def scale_by_quadratic_model(
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
     min_preconditioner_damping: float = 0.0,
+    reject_steps: bool = True,
+    loss_check_every: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Wraps a preconditioner: its direction, scaled and mixed with the last update by §7.
 
@@ -178,6 +227,8 @@ def scale_by_quadratic_model(
         tx = preconditioner(damping) if callable(preconditioner) else preconditioner
         return optax.with_extra_args_support(tx)
 
+    if isinstance(loss_check_every, int | float):  # Not when inject_hyperparams traced it.
+        checks.positive_int(loss_check_every, "loss_check_every")
     decay = (19.0 / 20.0) ** damping_adaptation_every if damping_decay is None else damping_decay
 
     def init_fn(params):
@@ -191,6 +242,7 @@ def scale_by_quadratic_model(
             inner_state=preconditioner_at(
                 jnp.maximum(jnp.asarray(initial_damping, jnp.float32), min_preconditioner_damping)
             ).init(params),
+            rejected=jnp.zeros([], jnp.int32),
         )
 
     def update_fn(
@@ -202,10 +254,12 @@ def scale_by_quadratic_model(
                 "(exact curvature Gram matrix of directions); jaxml.optim.loss_grads_and_stats "
                 "returns it"
             )
-        if adapt_damping and (loss_fn is None or params is None):
+        if (adapt_damping or (reject_steps and loss_check_every is not None)) and (
+            loss_fn is None or params is None
+        ):
             raise ValueError(
-                "loss_fn: Levenberg–Marquardt damping needs params and the extra arg loss_fn "
-                "(params -> mean loss of this batch)"
+                "loss_fn: Levenberg–Marquardt damping and the guard's loss check need params "
+                "and the extra arg loss_fn (params -> mean loss of this batch)"
             )
         count = state.count
         lam = state.damping
@@ -229,27 +283,52 @@ def scale_by_quadratic_model(
             lambda d, v: (x[0] * d + x[1] * v).astype(v.dtype), direction, last
         )
 
-        ratio, new_lam = state.reduction_ratio, lam
-        if adapt_damping:
-            adapt = (count + 1) % damping_adaptation_every == 0
-            change = quadratic_model_change(x, gram, grad_dots)
+        change = quadratic_model_change(x, gram, grad_dots)
+        # ρ is measured where λ adapts, and where the guard checks the loss (loss_check_every).
+        adapt = jnp.asarray(adapt_damping) & ((count + 1) % damping_adaptation_every == 0)
+        check = reject_steps and loss_check_every is not None
+        measure = adapt | (
+            jnp.asarray(check)
+            & ((count + 1) % (1 if loss_check_every is None else loss_check_every) == 0)
+        )
+        if adapt_damping or check:
 
             def measured_ratio(_):
-                # One more forward pass, every T steps only (a cond, not a select: under vmap
-                # both branches would run, as they would anyway for a batched predicate).
+                # One more forward pass, on measuring steps only (a cond, not a select: under
+                # vmap both branches would run, as they would anyway for a batched predicate).
                 loss = loss_fn(params) if value is None else value
                 new_loss = loss_fn(optax.apply_updates(params, new_update))
                 return reduction_ratio(new_loss, loss, change)
 
             measured = jax.lax.cond(
-                adapt, measured_ratio, lambda _: jnp.full([], jnp.nan, jnp.float32), None
+                measure, measured_ratio, lambda _: jnp.full([], jnp.nan, jnp.float32), None
             )
-            ratio = jnp.where(adapt, measured, state.reduction_ratio)
-            new_lam = jnp.where(
-                adapt,
-                levenberg_marquardt_damping(lam, measured, decay, min_damping, max_damping),
-                lam,
+        else:
+            measured = jnp.full([], jnp.nan, jnp.float32)
+        ratio = jnp.where(adapt, measured, state.reduction_ratio)
+        new_lam = jnp.where(
+            adapt, levenberg_marquardt_damping(lam, measured, decay, min_damping, max_damping), lam
+        )
+
+        rejected = state.rejected
+        if reject_steps:
+            inner_finite = _all_finite(inner_state)
+            finite = (
+                jnp.all(jnp.isfinite(coefficients))
+                & jnp.isfinite(change)
+                & jnp.isfinite(optax.tree.vdot(new_update, new_update))
+                & inner_finite
             )
+            accepted = step_accepted(finite, measured, measure)
+            new_lam = guarded_damping(accepted, lam, new_lam, decay, min_damping, max_damping)
+            new_update = jax.tree.map(
+                lambda u: jnp.where(accepted, u, jnp.zeros_like(u)), new_update
+            )
+            # A poisoned preconditioner state (non-finite statistics) would stay poisoned.
+            inner_state = jax.tree.map(
+                lambda new, old: jnp.where(inner_finite, new, old), inner_state, state.inner_state
+            )
+            rejected = rejected + (~accepted).astype(jnp.int32)
         new_state = ScaleByQuadraticModelState(
             count=optax.safe_increment(count),
             damping=new_lam,
@@ -258,6 +337,7 @@ def scale_by_quadratic_model(
             momentum=coefficients[1],
             reduction_ratio=ratio,
             inner_state=inner_state,
+            rejected=rejected,
         )
         return new_update, new_state
 
