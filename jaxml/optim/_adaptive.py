@@ -35,6 +35,7 @@ factory ``damping -> scale_by_*(damping, ...)``, whose state does not depend on 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -344,11 +345,74 @@ def scale_by_quadratic_model(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@dataclasses.dataclass(frozen=True)
+class QuadraticModelOptions:
+    """The adaptive step's settings in one object: ``kfac(lr, adaptive=QuadraticModelOptions())``.
+
+    Passing it as ``adaptive`` to :func:`jaxml.optim.kfac`, ``ring`` or ``reng`` turns the
+    adaptive step on with these settings; ``adaptive=True`` with the separate keyword arguments
+    (``momentum``, ``damping_adaptation_every``, ...) still works and means the same. The fields
+    are :func:`scale_by_quadratic_model`'s (see there); ``reject_steps`` and
+    ``loss_check_every`` are reachable from the aliases only through this object. Frozen and
+    not a pytree, so ``optax.inject_hyperparams`` keeps it static.
+    """
+
+    momentum: optax.ScalarOrSchedule | None = None
+    damping_adaptation_every: int = 5
+    damping_decay: float | None = None
+    min_damping: float = 1e-8
+    max_damping: float = 1e4
+    min_preconditioner_damping: float = 0.0
+    reject_steps: bool = True
+    loss_check_every: int | None = None
+
+    def __post_init__(self):
+        # Only Python numbers are checked: inject_hyperparams passes arrays (traced in update).
+        def number(value):
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        if not isinstance(self.damping_adaptation_every, jax.Array):
+            checks.positive_int(self.damping_adaptation_every, "damping_adaptation_every")
+        if self.loss_check_every is not None:
+            checks.positive_int(self.loss_check_every, "loss_check_every")
+        if number(self.min_damping) and number(self.max_damping):
+            checks.expect(
+                0.0 <= self.min_damping <= self.max_damping,
+                "min_damping, max_damping",
+                "0 <= min_damping <= max_damping",
+                (self.min_damping, self.max_damping),
+            )
+
+
+# The keyword arguments of kfac/ring/reng that QuadraticModelOptions also holds.
+_KEYWORDS = (
+    "momentum",
+    "damping_adaptation_every",
+    "damping_decay",
+    "min_damping",
+    "max_damping",
+    "min_preconditioner_damping",
+)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return value is default
+    if isinstance(value, bool) or not isinstance(value, int | float | jax.Array):
+        return False
+    try:
+        # optax.inject_hyperparams passes every numeric argument, defaults included, as an
+        # array: concrete in init (compared here), traced in update (already checked in init).
+        return bool(value == default)
+    except jax.errors.ConcretizationTypeError:
+        return True
+
+
 def step_rule(
     block: Callable[[optax.ScalarOrSchedule], optax.GradientTransformation],
     learning_rate: optax.ScalarOrSchedule,
     damping: optax.ScalarOrSchedule,
-    adaptive: bool,
+    adaptive: bool | QuadraticModelOptions,
     momentum: optax.ScalarOrSchedule | None,
     damping_adaptation_every: int,
     damping_decay: float | None,
@@ -360,24 +424,39 @@ def step_rule(
 
     ``adaptive`` False: ``chain(block(damping), scale_by_learning_rate(learning_rate))``
     (``momentum`` and the damping-adaptation arguments are unused). True:
-    :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ and
-    ``learning_rate`` as its ``scale``.
+    :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ,
+    ``learning_rate`` as its ``scale`` and the keyword arguments as its settings. A
+    :class:`QuadraticModelOptions`: the same with its settings; the separate keyword arguments
+    must then be left at their defaults (one place per setting).
     """
-    if not adaptive:
-        return optax.chain(block(damping), optax.scale_by_learning_rate(learning_rate))
+    keywords = {
+        "momentum": momentum,
+        "damping_adaptation_every": damping_adaptation_every,
+        "damping_decay": damping_decay,
+        "min_damping": min_damping,
+        "max_damping": max_damping,
+        "min_preconditioner_damping": min_preconditioner_damping,
+    }
+    if isinstance(adaptive, QuadraticModelOptions):
+        defaults = QuadraticModelOptions()
+        clash = [k for k in _KEYWORDS if not _is_default(keywords[k], getattr(defaults, k))]
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)}: expected the default with adaptive=QuadraticModelOptions"
+                f"(...) (set it in the options), got {', '.join(repr(keywords[k]) for k in clash)}"
+            )
+        options = adaptive
+    elif isinstance(adaptive, bool):
+        if not adaptive:
+            return optax.chain(block(damping), optax.scale_by_learning_rate(learning_rate))
+        options = QuadraticModelOptions(**keywords)
+    else:
+        raise ValueError(f"adaptive: expected a bool or a QuadraticModelOptions, got {adaptive!r}")
     if callable(damping):
         raise ValueError(
             "damping: expected a number with adaptive=True (the initial Levenberg–Marquardt "
             f"damping), got {damping!r}"
         )
     return scale_by_quadratic_model(
-        block,
-        initial_damping=damping,
-        momentum=momentum,
-        scale=learning_rate,
-        damping_adaptation_every=damping_adaptation_every,
-        damping_decay=damping_decay,
-        min_damping=min_damping,
-        max_damping=max_damping,
-        min_preconditioner_damping=min_preconditioner_damping,
+        block, initial_damping=damping, scale=learning_rate, **dataclasses.asdict(options)
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import optax
 
-from jaxml.optim._adaptive import step_rule
+from jaxml.optim._adaptive import QuadraticModelOptions, step_rule
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
 
 # The factories repeat the core's arguments on purpose: optax.inject_hyperparams binds them by
@@ -79,7 +79,7 @@ def ring(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
-    adaptive: bool = False,
+    adaptive: bool | QuadraticModelOptions = False,
     momentum: optax.ScalarOrSchedule | None = None,
     damping_adaptation_every: int = 5,
     damping_decay: float | None = None,
@@ -124,7 +124,7 @@ def reng(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
-    adaptive: bool = False,
+    adaptive: bool | QuadraticModelOptions = False,
     momentum: optax.ScalarOrSchedule | None = None,
     damping_adaptation_every: int = 5,
     damping_decay: float | None = None,
