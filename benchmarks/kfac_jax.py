@@ -124,8 +124,11 @@ def summarize(times: list[float], test_losses: list[tuple[int, float]]) -> dict:
     }
 
 
-def train(step, state, batches, evaluate, eval_every: int) -> dict:
-    """Runs ``state = step(state, t, batch_indices)``; only the steps are timed."""
+def train(step, state, batches, evaluate, eval_every: int, finish=None) -> dict:
+    """Runs ``state = step(state, t, batch_indices)``; only the steps are timed.
+
+    ``finish(state) -> dict``, if given, adds its entries (e.g. the final damping) to the summary.
+    """
     import jax
 
     times, curve = [], []
@@ -135,7 +138,8 @@ def train(step, state, batches, evaluate, eval_every: int) -> dict:
         times.append(time.perf_counter() - start)
         if (t + 1) % eval_every == 0 or t + 1 == len(batches):
             curve.append((t + 1, float(evaluate(state))))
-    return summarize(times, curve)
+    summary = summarize(times, curve)
+    return summary if finish is None else {**summary, **finish(state)}
 
 
 def ce_loss(logits, labels):
@@ -200,6 +204,15 @@ def jaxml_worker(args) -> dict:
         )
         return new[:2]
 
+    def finish(state):
+        # The adaptive step's final λ and how many proposed steps its guard rejected.
+        inner = state[1]
+        if not hasattr(inner, "rejected"):  # Under inject_hyperparams: one level down.
+            inner = getattr(inner, "inner_state", None)
+        if not hasattr(inner, "rejected"):
+            return {}
+        return {"final_damping": float(inner.damping), "rejected_steps": int(inner.rejected)}
+
     test = jax.jit(lambda p: ce_loss(forward(p, x_te), y_te))
     result[args.method] = train(
         lambda s, t, idx: update(*s, t, idx),
@@ -207,6 +220,7 @@ def jaxml_worker(args) -> dict:
         data["batches"],
         lambda s: test(s[0]),
         args.eval_every,
+        finish,
     )
     if args.profile:
         result["profile"] = jaxml_profile(model, params, x_tr[:128], y_tr[:128], name, hyper)
@@ -421,6 +435,8 @@ def main() -> None:
     if "kfac_jax" in methods and not (VENV / "bin" / "python").exists():
         parser.error(f"--methods: kfac_jax needs {VENV}; run with --make_venv once")
 
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_start = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         problem = Path(tmp) / "problem.npz"
@@ -432,9 +448,12 @@ def main() -> None:
             subprocess.run(command, check=True, env=env, cwd=ROOT)
             results[method] = json.loads(out.read_text())
 
+    load_end = os.getloadavg()
     rows = []
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; {args.steps} steps, batch "
           f"{args.batch_size}; each method beside AdamW(1e-3) in its own process")  # fmt: skip
+    print(f"started {started}; load average (1, 5, 15 min) at start {load_start}, "
+          f"at end {load_end}")  # fmt: skip
     print(f"{'name':32s} {'ours':>10s} {'peer':>10s} {'ratio':>7s}")
     peer = results.get("kfac_jax")
     for method in methods:
@@ -457,6 +476,8 @@ def main() -> None:
             "step_seconds": run["step_seconds"],
             "adamw_step_seconds": adamw["step_seconds"],
             "profile_ms": r.get("profile"),
+            "final_damping": run.get("final_damping"),
+            "rejected_steps": run.get("rejected_steps"),
         }
         rows.append(row)
     by_name = {row["method"]: row for row in rows}
@@ -469,14 +490,18 @@ def main() -> None:
             fmt = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
             print(f"{row['method'] + ' ' + field:32.32s} {fmt(ours):>10s} {fmt(theirs):>10s} "
                   f"{fmt(ratio):>7s}")  # fmt: skip
+        if row["rejected_steps"] is not None:
+            print(f"  final damping {row['final_damping']:.3g}, "
+                  f"steps rejected by the guard {row['rejected_steps']}")  # fmt: skip
         if row["profile_ms"]:
             for piece, ms in row["profile_ms"].items():
                 print(f"  profile {piece:45s} {ms:8.2f} ms")
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.machine(), "cpus": os.cpu_count(),
-                               "steps": args.steps, "batch_size": args.batch_size,
-                               "rows": rows}, indent=1))  # fmt: skip
+                               "started": started, "load_start": load_start,
+                               "load_end": load_end, "steps": args.steps,
+                               "batch_size": args.batch_size, "rows": rows}, indent=1))  # fmt: skip
     print(f"wrote {out}")
 
 

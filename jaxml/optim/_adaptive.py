@@ -192,6 +192,7 @@ def scale_by_quadratic_model(
     min_preconditioner_damping: float = 0.0,
     reject_steps: bool = True,
     loss_check_every: int | None = None,
+    model_damping_fn: Callable[[Any, jax.Array], jax.Array] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Wraps a preconditioner: its direction, scaled and mixed with the last update by §7.
 
@@ -278,7 +279,10 @@ def scale_by_quadratic_model(
         overlap = jnp.array(dots)
         grad_dots = jnp.stack([optax.tree.vdot(grads, v).astype(jnp.float32) for v in vectors])
         mu = None if momentum is None else _value(momentum, count)
-        coefficients = quadratic_model_coefficients(gram, overlap, grad_dots, lam, mu)
+        model_lam = lam
+        if model_damping_fn is not None:
+            model_lam = lam + jnp.asarray(model_damping_fn(grads, count), jnp.float32)
+        coefficients = quadratic_model_coefficients(gram, overlap, grad_dots, model_lam, mu)
         x = jnp.asarray(_value(scale, count), jnp.float32) * coefficients
         new_update = jax.tree.map(
             lambda d, v: (x[0] * d + x[1] * v).astype(v.dtype), direction, last
@@ -419,6 +423,7 @@ def step_rule(
     min_damping: float,
     max_damping: float,
     min_preconditioner_damping: float = 0.0,
+    model_damping_fn: Callable[[Any, jax.Array], jax.Array] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """The alias of a preconditioner ``block(damping)``: fixed learning rate, or the adaptive step.
 
@@ -427,7 +432,8 @@ def step_rule(
     :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ,
     ``learning_rate`` as its ``scale`` and the keyword arguments as its settings. A
     :class:`QuadraticModelOptions`: the same with its settings; the separate keyword arguments
-    must then be left at their defaults (one place per setting).
+    must then be left at their defaults (one place per setting). ``model_damping_fn``: see
+    :func:`scale_by_quadratic_model` (the alias's own, not a user setting).
     """
     keywords = {
         "momentum": momentum,
@@ -458,5 +464,9 @@ def step_rule(
             f"damping), got {damping!r}"
         )
     return scale_by_quadratic_model(
-        block, initial_damping=damping, scale=learning_rate, **dataclasses.asdict(options)
+        block,
+        initial_damping=damping,
+        scale=learning_rate,
+        model_damping_fn=model_damping_fn,
+        **dataclasses.asdict(options),
     )
