@@ -27,6 +27,10 @@ ICML 2015 (arXiv 1503.05671):
   Kronecker blocks split it between their two factors (factored Tikhonov damping:
   ``(A + π√λ I) ⊗ (G + √λ/π I)``, ``π² = (tr A / dim A) / (tr G / dim G)``).
 
+A method may add its own curvature term to λ in the 2-D model (``model_damping_fn``): adaptive
+RING and RENG add RING's ``ρ‖ḡ‖²``, without which λ's fall to ``min_damping`` let the model take
+huge momentum steps on high-gradient batches (docs/kfac_adaptive.md).
+
 The wrapper is optimizer-agnostic: any preconditioner whose ``update`` returns ``F̂⁻¹g`` (the
 sign optax's ``scale_by_*`` blocks use) fits, ``optax.identity()`` included, which gives
 the quadratic-model-tuned SGD with momentum. ``kfac``, ``ring`` and ``reng`` pass theirs as a
