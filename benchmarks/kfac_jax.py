@@ -10,6 +10,8 @@ Reported per method: step time / AdamW's, test loss after the last step, and the
   python -m benchmarks.kfac_jax --make_venv        # once: .venv-kfac-jax/ with kfac-jax 0.0.8
   nice -n 10 python -m benchmarks.kfac_jax         # the table; JSON in results/benchmarks/
   python -m benchmarks.kfac_jax --methods=kfac_adaptive,kfac_jax --profile
+  python -m benchmarks.kfac_jax --methods=ring_adaptive --seed=1 --trace \
+      --jaxml_overrides='{"model_damping": false}'   # an ablation row of docs/kfac_adaptive.md
 
 This file is also the worker of each process (``--role``), so its module level imports only the
 standard library: the kfac-jax environment has neither jaxml nor flax.
@@ -179,6 +181,7 @@ def adamw_run(forward, params, data, eval_every: int) -> dict:
 def jaxml_worker(args) -> dict:
     import jax
     import jax.numpy as jnp
+    import optax
 
     from jaxml import optim
     from jaxml.models import MLP
@@ -194,6 +197,14 @@ def jaxml_worker(args) -> dict:
     result = {"adamw": adamw_run(forward, params, data, args.eval_every)}
 
     name, hyper = METHODS[args.method]
+    # --jaxml_overrides: ablations, e.g. {"model_damping": false} or
+    # {"adaptive": {"loss_check_every": 1}} (a dict for "adaptive" becomes QuadraticModelOptions).
+    overrides = json.loads(args.jaxml_overrides)
+    if isinstance(overrides.get("adaptive"), dict):
+        overrides["adaptive"] = optim.QuadraticModelOptions(**overrides["adaptive"])
+        for key in ("damping_adaptation_every", "min_damping", "momentum"):
+            hyper = {k: v for k, v in hyper.items() if k != key}
+    hyper = {**hyper, **overrides}
     tx = optim.OPTIMIZERS[name].factory(**hyper)
     key = jax.random.PRNGKey(args.seed)
 
@@ -203,6 +214,20 @@ def jaxml_worker(args) -> dict:
             name, tx, model, params, opt_state, x_tr[idx], y_tr[idx], jax.random.fold_in(key, t)
         )
         return new[:2]
+
+    trace = []
+
+    def traced(state, t, idx):
+        state = update(*state, t, idx)
+        inner = state[1]
+        if args.trace and hasattr(inner, "rejected"):
+            # The adaptive step's λ, α, μ, ρ, ‖δ‖ and rejections after each step (--trace).
+            trace.append({"step": t, "damping": float(inner.damping),
+                          "alpha": float(inner.learning_rate), "mu": float(inner.momentum),
+                          "rho": float(inner.reduction_ratio),
+                          "update_norm": float(optax.tree.norm(inner.last_update)),
+                          "rejected": int(inner.rejected)})  # fmt: skip
+        return state
 
     def finish(state):
         # The adaptive step's final λ and how many proposed steps its guard rejected.
@@ -215,13 +240,15 @@ def jaxml_worker(args) -> dict:
 
     test = jax.jit(lambda p: ce_loss(forward(p, x_te), y_te))
     result[args.method] = train(
-        lambda s, t, idx: update(*s, t, idx),
+        traced,
         (params, tx.init(params)),
         data["batches"],
         lambda s: test(s[0]),
         args.eval_every,
         finish,
     )
+    if trace:
+        result[args.method]["trace"] = trace
     if args.profile:
         result["profile"] = jaxml_profile(model, params, x_tr[:128], y_tr[:128], name, hyper)
     result["jax"] = jax.__version__
@@ -401,6 +428,9 @@ def worker_command(method: str, problem: Path, out: Path, args) -> list[str]:
     if role == "kfac_jax":
         command += [f"--kfac_jax_damping={args.kfac_jax_damping}",
                     f"--kfac_jax_burnin={args.kfac_jax_burnin}"]  # fmt: skip
+    if role == "jaxml":
+        command += [f"--jaxml_overrides={args.jaxml_overrides}"]
+        command += ["--trace"] if args.trace else []
     return command + (["--profile"] if args.profile and role == "jaxml" else [])
 
 
@@ -415,6 +445,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="time jaxml's step pieces")
     parser.add_argument("--kfac_jax_damping", type=float, default=1e-2, help="initial λ")
     parser.add_argument("--kfac_jax_burnin", type=int, default=10, help="burn-in batches")
+    parser.add_argument("--jaxml_overrides", default="{}", help="JSON merged into jaxml's settings")
+    parser.add_argument("--trace", action="store_true", help="record the adaptive step per step")
     parser.add_argument("--out", default="results/benchmarks/kfac_jax.json")
     parser.add_argument("--role", choices=("main", "jaxml", "kfac_jax"), default="main")
     parser.add_argument("--method", default="")
@@ -478,6 +510,7 @@ def main() -> None:
             "profile_ms": r.get("profile"),
             "final_damping": run.get("final_damping"),
             "rejected_steps": run.get("rejected_steps"),
+            "trace": run.get("trace"),
         }
         rows.append(row)
     by_name = {row["method"]: row for row in rows}
