@@ -10,6 +10,8 @@ Reported per method: step time / AdamW's, test loss after the last step, and the
   python -m benchmarks.kfac_jax --make_venv        # once: .venv-kfac-jax/ with kfac-jax 0.0.8
   nice -n 10 python -m benchmarks.kfac_jax         # the table; JSON in results/benchmarks/
   python -m benchmarks.kfac_jax --methods=kfac_adaptive,kfac_jax --profile
+  python -m benchmarks.kfac_jax --methods=ring_adaptive --seed=1 --trace \
+      --jaxml_overrides='{"model_damping": false}'   # an ablation row of docs/kfac_adaptive.md
 
 This file is also the worker of each process (``--role``), so its module level imports only the
 standard library: the kfac-jax environment has neither jaxml nor flax.
@@ -124,8 +126,11 @@ def summarize(times: list[float], test_losses: list[tuple[int, float]]) -> dict:
     }
 
 
-def train(step, state, batches, evaluate, eval_every: int) -> dict:
-    """Runs ``state = step(state, t, batch_indices)``; only the steps are timed."""
+def train(step, state, batches, evaluate, eval_every: int, finish=None) -> dict:
+    """Runs ``state = step(state, t, batch_indices)``; only the steps are timed.
+
+    ``finish(state) -> dict``, if given, adds its entries (e.g. the final damping) to the summary.
+    """
     import jax
 
     times, curve = [], []
@@ -135,7 +140,8 @@ def train(step, state, batches, evaluate, eval_every: int) -> dict:
         times.append(time.perf_counter() - start)
         if (t + 1) % eval_every == 0 or t + 1 == len(batches):
             curve.append((t + 1, float(evaluate(state))))
-    return summarize(times, curve)
+    summary = summarize(times, curve)
+    return summary if finish is None else {**summary, **finish(state)}
 
 
 def ce_loss(logits, labels):
@@ -175,6 +181,7 @@ def adamw_run(forward, params, data, eval_every: int) -> dict:
 def jaxml_worker(args) -> dict:
     import jax
     import jax.numpy as jnp
+    import optax
 
     from jaxml import optim
     from jaxml.models import MLP
@@ -190,6 +197,14 @@ def jaxml_worker(args) -> dict:
     result = {"adamw": adamw_run(forward, params, data, args.eval_every)}
 
     name, hyper = METHODS[args.method]
+    # --jaxml_overrides: ablations, e.g. {"model_damping": false} or
+    # {"adaptive": {"loss_check_every": 1}} (a dict for "adaptive" becomes QuadraticModelOptions).
+    overrides = json.loads(args.jaxml_overrides)
+    if isinstance(overrides.get("adaptive"), dict):
+        overrides["adaptive"] = optim.QuadraticModelOptions(**overrides["adaptive"])
+        for key in ("damping_adaptation_every", "min_damping", "momentum"):
+            hyper = {k: v for k, v in hyper.items() if k != key}
+    hyper = {**hyper, **overrides}
     tx = optim.OPTIMIZERS[name].factory(**hyper)
     key = jax.random.PRNGKey(args.seed)
 
@@ -200,14 +215,40 @@ def jaxml_worker(args) -> dict:
         )
         return new[:2]
 
+    trace = []
+
+    def traced(state, t, idx):
+        state = update(*state, t, idx)
+        inner = state[1]
+        if args.trace and hasattr(inner, "rejected"):
+            # The adaptive step's λ, α, μ, ρ, ‖δ‖ and rejections after each step (--trace).
+            trace.append({"step": t, "damping": float(inner.damping),
+                          "alpha": float(inner.learning_rate), "mu": float(inner.momentum),
+                          "rho": float(inner.reduction_ratio),
+                          "update_norm": float(optax.tree.norm(inner.last_update)),
+                          "rejected": int(inner.rejected)})  # fmt: skip
+        return state
+
+    def finish(state):
+        # The adaptive step's final λ and how many proposed steps its guard rejected.
+        inner = state[1]
+        if not hasattr(inner, "rejected"):  # Under inject_hyperparams: one level down.
+            inner = getattr(inner, "inner_state", None)
+        if not hasattr(inner, "rejected"):
+            return {}
+        return {"final_damping": float(inner.damping), "rejected_steps": int(inner.rejected)}
+
     test = jax.jit(lambda p: ce_loss(forward(p, x_te), y_te))
     result[args.method] = train(
-        lambda s, t, idx: update(*s, t, idx),
+        traced,
         (params, tx.init(params)),
         data["batches"],
         lambda s: test(s[0]),
         args.eval_every,
+        finish,
     )
+    if trace:
+        result[args.method]["trace"] = trace
     if args.profile:
         result["profile"] = jaxml_profile(model, params, x_tr[:128], y_tr[:128], name, hyper)
     result["jax"] = jax.__version__
@@ -387,6 +428,9 @@ def worker_command(method: str, problem: Path, out: Path, args) -> list[str]:
     if role == "kfac_jax":
         command += [f"--kfac_jax_damping={args.kfac_jax_damping}",
                     f"--kfac_jax_burnin={args.kfac_jax_burnin}"]  # fmt: skip
+    if role == "jaxml":
+        command += [f"--jaxml_overrides={args.jaxml_overrides}"]
+        command += ["--trace"] if args.trace else []
     return command + (["--profile"] if args.profile and role == "jaxml" else [])
 
 
@@ -401,6 +445,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="time jaxml's step pieces")
     parser.add_argument("--kfac_jax_damping", type=float, default=1e-2, help="initial λ")
     parser.add_argument("--kfac_jax_burnin", type=int, default=10, help="burn-in batches")
+    parser.add_argument("--jaxml_overrides", default="{}", help="JSON merged into jaxml's settings")
+    parser.add_argument("--trace", action="store_true", help="record the adaptive step per step")
     parser.add_argument("--out", default="results/benchmarks/kfac_jax.json")
     parser.add_argument("--role", choices=("main", "jaxml", "kfac_jax"), default="main")
     parser.add_argument("--method", default="")
@@ -421,6 +467,8 @@ def main() -> None:
     if "kfac_jax" in methods and not (VENV / "bin" / "python").exists():
         parser.error(f"--methods: kfac_jax needs {VENV}; run with --make_venv once")
 
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_start = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         problem = Path(tmp) / "problem.npz"
@@ -432,9 +480,12 @@ def main() -> None:
             subprocess.run(command, check=True, env=env, cwd=ROOT)
             results[method] = json.loads(out.read_text())
 
+    load_end = os.getloadavg()
     rows = []
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; {args.steps} steps, batch "
           f"{args.batch_size}; each method beside AdamW(1e-3) in its own process")  # fmt: skip
+    print(f"started {started}; load average (1, 5, 15 min) at start {load_start}, "
+          f"at end {load_end}")  # fmt: skip
     print(f"{'name':32s} {'ours':>10s} {'peer':>10s} {'ratio':>7s}")
     peer = results.get("kfac_jax")
     for method in methods:
@@ -457,6 +508,9 @@ def main() -> None:
             "step_seconds": run["step_seconds"],
             "adamw_step_seconds": adamw["step_seconds"],
             "profile_ms": r.get("profile"),
+            "final_damping": run.get("final_damping"),
+            "rejected_steps": run.get("rejected_steps"),
+            "trace": run.get("trace"),
         }
         rows.append(row)
     by_name = {row["method"]: row for row in rows}
@@ -469,14 +523,18 @@ def main() -> None:
             fmt = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
             print(f"{row['method'] + ' ' + field:32.32s} {fmt(ours):>10s} {fmt(theirs):>10s} "
                   f"{fmt(ratio):>7s}")  # fmt: skip
+        if row["rejected_steps"] is not None:
+            print(f"  final damping {row['final_damping']:.3g}, "
+                  f"steps rejected by the guard {row['rejected_steps']}")  # fmt: skip
         if row["profile_ms"]:
             for piece, ms in row["profile_ms"].items():
                 print(f"  profile {piece:45s} {ms:8.2f} ms")
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.machine(), "cpus": os.cpu_count(),
-                               "steps": args.steps, "batch_size": args.batch_size,
-                               "rows": rows}, indent=1))  # fmt: skip
+                               "started": started, "load_start": load_start,
+                               "load_end": load_end, "steps": args.steps,
+                               "batch_size": args.batch_size, "rows": rows}, indent=1))  # fmt: skip
     print(f"wrote {out}")
 
 

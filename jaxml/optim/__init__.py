@@ -81,3 +81,14 @@ __all__ = [
     "curvature_vector_product",
     "output_gram",
 ]
+
+# The adaptive step's guard (issue 20).
+from jaxml.optim._adaptive import guarded_damping as guarded_damping  # noqa: E402
+from jaxml.optim._adaptive import step_accepted as step_accepted  # noqa: E402
+
+__all__ += ["guarded_damping", "step_accepted"]
+
+# One options object for the adaptive step (issue 20; adaptive=True with keywords still works).
+from jaxml.optim._adaptive import QuadraticModelOptions as QuadraticModelOptions  # noqa: E402
+
+__all__ += ["QuadraticModelOptions"]

@@ -17,9 +17,19 @@ ICML 2015 (arXiv 1503.05671):
   ``λ ← λ/ω`` when ``ρ < 1/4``, ``ω = (19/20)^T``. As in the paper (and kfac-jax's default)
   ``M`` in ``ρ`` leaves the damping out.
 
+* A guard (not in §6–7; the trust-region practice of Levenberg–Marquardt and of Martens'
+  Hessian-free optimisation, ICML 2010, §4.6 "backtracking"): a proposed step that is not finite
+  (a nan/inf gradient, curvature, ``(α, μ)``, model change or update) or, where ρ was measured,
+  did not lower the batch loss (``ρ < 0`` or nan) is rejected: the update is zero, ``δ₀`` is
+  reset to zero, λ is raised by ``1/ω``, and a non-finite preconditioner state is not kept.
+
 * §6.3: the preconditioner is rebuilt at every step with the same λ as its ``damping``; the
   Kronecker blocks split it between their two factors (factored Tikhonov damping:
   ``(A + π√λ I) ⊗ (G + √λ/π I)``, ``π² = (tr A / dim A) / (tr G / dim G)``).
+
+A method may add its own curvature term to λ in the 2-D model (``model_damping_fn``): adaptive
+RING and RENG add RING's ``ρ‖ḡ‖²``, without which λ's fall to ``min_damping`` let the model take
+huge momentum steps on high-gradient batches (docs/kfac_adaptive.md).
 
 The wrapper is optimizer-agnostic: any preconditioner whose ``update`` returns ``F̂⁻¹g`` (the
 sign optax's ``scale_by_*`` blocks use) fits, ``optax.identity()`` included, which gives
@@ -29,6 +39,7 @@ factory ``damping -> scale_by_*(damping, ...)``, whose state does not depend on 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -38,6 +49,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxml.optim._rank1 import _value
+from jaxml.utils import checks
 
 # Thresholds on ρ of Martens & Grosse 2015, §6.5.
 LOWER_RATIO = 0.25
@@ -52,6 +64,7 @@ class ScaleByQuadraticModelState(NamedTuple):
     momentum: chex.Array  # [] float32: μ of the last update (before any ``scale``).
     reduction_ratio: chex.Array  # [] float32: ρ at the last damping adaptation (nan before).
     inner_state: optax.OptState  # The preconditioner's state.
+    rejected: chex.Array  # [] int32: proposed steps rejected by the guard so far.
 
 
 def quadratic_model_coefficients(
@@ -130,6 +143,45 @@ def levenberg_marquardt_damping(
     return jnp.clip(new, min_damping, max_damping).astype(jnp.float32)
 
 
+def step_accepted(finite: jax.Array, ratio: jax.Array, measured: jax.Array) -> jax.Array:
+    """``[]`` bool: the guard's verdict on a proposed step.
+
+    Rejected when it is not ``finite`` (any of gradient, curvature, ``(α, μ)``, model change,
+    update), or when ρ was ``measured`` on this step and is below 0 (the batch loss went up) or
+    nan (the new loss is not finite). An unmeasured ρ passes: only the finiteness test applies.
+    """
+    ratio = jnp.asarray(ratio, jnp.float32)
+    loss_went_up = ~(ratio >= 0.0)  # nan counts as up.
+    return jnp.asarray(finite, bool) & ~(jnp.asarray(measured, bool) & loss_went_up)
+
+
+def guarded_damping(
+    accepted: jax.Array,
+    damping: jax.Array,
+    adapted: jax.Array,
+    decay: jax.Array | float,
+    min_damping: jax.Array | float = 1e-8,
+    max_damping: jax.Array | float = 1e4,
+) -> jax.Array:
+    """λ after the guard: ``adapted`` (the Levenberg–Marquardt λ) if accepted, else ``λ/ω``.
+
+    A rejected step always raises λ, also between adaptation steps and when λ's own rule would
+    have kept it (a non-finite step with a fine ρ cannot happen; one with no ρ can). Clipped.
+    """
+    raised = jnp.clip(damping / decay, min_damping, max_damping).astype(jnp.float32)
+    return jnp.where(accepted, adapted, raised).astype(jnp.float32)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    """``[]`` bool: every float leaf of ``tree`` is finite (integer leaves are)."""
+    checks = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
+
+
 def scale_by_quadratic_model(
     preconditioner: optax.GradientTransformation
     | Callable[[jax.Array], optax.GradientTransformation],
@@ -142,6 +194,9 @@ def scale_by_quadratic_model(
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
     min_preconditioner_damping: float = 0.0,
+    reject_steps: bool = True,
+    loss_check_every: int | None = None,
+    model_damping_fn: Callable[[Any, jax.Array], jax.Array] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Wraps a preconditioner: its direction, scaled and mixed with the last update by §7.
 
@@ -178,6 +233,8 @@ def scale_by_quadratic_model(
         tx = preconditioner(damping) if callable(preconditioner) else preconditioner
         return optax.with_extra_args_support(tx)
 
+    if isinstance(loss_check_every, int | float):  # Not when inject_hyperparams traced it.
+        checks.positive_int(loss_check_every, "loss_check_every")
     decay = (19.0 / 20.0) ** damping_adaptation_every if damping_decay is None else damping_decay
 
     def init_fn(params):
@@ -191,6 +248,7 @@ def scale_by_quadratic_model(
             inner_state=preconditioner_at(
                 jnp.maximum(jnp.asarray(initial_damping, jnp.float32), min_preconditioner_damping)
             ).init(params),
+            rejected=jnp.zeros([], jnp.int32),
         )
 
     def update_fn(
@@ -202,10 +260,12 @@ def scale_by_quadratic_model(
                 "(exact curvature Gram matrix of directions); jaxml.optim.loss_grads_and_stats "
                 "returns it"
             )
-        if adapt_damping and (loss_fn is None or params is None):
+        if (adapt_damping or (reject_steps and loss_check_every is not None)) and (
+            loss_fn is None or params is None
+        ):
             raise ValueError(
-                "loss_fn: Levenberg–Marquardt damping needs params and the extra arg loss_fn "
-                "(params -> mean loss of this batch)"
+                "loss_fn: Levenberg–Marquardt damping and the guard's loss check need params "
+                "and the extra arg loss_fn (params -> mean loss of this batch)"
             )
         count = state.count
         lam = state.damping
@@ -223,33 +283,61 @@ def scale_by_quadratic_model(
         overlap = jnp.array(dots)
         grad_dots = jnp.stack([optax.tree.vdot(grads, v).astype(jnp.float32) for v in vectors])
         mu = None if momentum is None else _value(momentum, count)
-        coefficients = quadratic_model_coefficients(gram, overlap, grad_dots, lam, mu)
+        model_lam = lam
+        if model_damping_fn is not None:
+            model_lam = lam + jnp.asarray(model_damping_fn(grads, count), jnp.float32)
+        coefficients = quadratic_model_coefficients(gram, overlap, grad_dots, model_lam, mu)
         x = jnp.asarray(_value(scale, count), jnp.float32) * coefficients
         new_update = jax.tree.map(
             lambda d, v: (x[0] * d + x[1] * v).astype(v.dtype), direction, last
         )
 
-        ratio, new_lam = state.reduction_ratio, lam
-        if adapt_damping:
-            adapt = (count + 1) % damping_adaptation_every == 0
-            change = quadratic_model_change(x, gram, grad_dots)
+        change = quadratic_model_change(x, gram, grad_dots)
+        # ρ is measured where λ adapts, and where the guard checks the loss (loss_check_every).
+        adapt = jnp.asarray(adapt_damping) & ((count + 1) % damping_adaptation_every == 0)
+        check = reject_steps and loss_check_every is not None
+        measure = adapt | (
+            jnp.asarray(check)
+            & ((count + 1) % (1 if loss_check_every is None else loss_check_every) == 0)
+        )
+        if adapt_damping or check:
 
             def measured_ratio(_):
-                # One more forward pass, every T steps only (a cond, not a select: under vmap
-                # both branches would run, as they would anyway for a batched predicate).
+                # One more forward pass, on measuring steps only (a cond, not a select: under
+                # vmap both branches would run, as they would anyway for a batched predicate).
                 loss = loss_fn(params) if value is None else value
                 new_loss = loss_fn(optax.apply_updates(params, new_update))
                 return reduction_ratio(new_loss, loss, change)
 
             measured = jax.lax.cond(
-                adapt, measured_ratio, lambda _: jnp.full([], jnp.nan, jnp.float32), None
+                measure, measured_ratio, lambda _: jnp.full([], jnp.nan, jnp.float32), None
             )
-            ratio = jnp.where(adapt, measured, state.reduction_ratio)
-            new_lam = jnp.where(
-                adapt,
-                levenberg_marquardt_damping(lam, measured, decay, min_damping, max_damping),
-                lam,
+        else:
+            measured = jnp.full([], jnp.nan, jnp.float32)
+        ratio = jnp.where(adapt, measured, state.reduction_ratio)
+        new_lam = jnp.where(
+            adapt, levenberg_marquardt_damping(lam, measured, decay, min_damping, max_damping), lam
+        )
+
+        rejected = state.rejected
+        if reject_steps:
+            inner_finite = _all_finite(inner_state)
+            finite = (
+                jnp.all(jnp.isfinite(coefficients))
+                & jnp.isfinite(change)
+                & jnp.isfinite(optax.tree.vdot(new_update, new_update))
+                & inner_finite
             )
+            accepted = step_accepted(finite, measured, measure)
+            new_lam = guarded_damping(accepted, lam, new_lam, decay, min_damping, max_damping)
+            new_update = jax.tree.map(
+                lambda u: jnp.where(accepted, u, jnp.zeros_like(u)), new_update
+            )
+            # A poisoned preconditioner state (non-finite statistics) would stay poisoned.
+            inner_state = jax.tree.map(
+                lambda new, old: jnp.where(inner_finite, new, old), inner_state, state.inner_state
+            )
+            rejected = rejected + (~accepted).astype(jnp.int32)
         new_state = ScaleByQuadraticModelState(
             count=optax.safe_increment(count),
             damping=new_lam,
@@ -258,33 +346,122 @@ def scale_by_quadratic_model(
             momentum=coefficients[1],
             reduction_ratio=ratio,
             inner_state=inner_state,
+            rejected=rejected,
         )
         return new_update, new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@dataclasses.dataclass(frozen=True)
+class QuadraticModelOptions:
+    """The adaptive step's settings in one object: ``kfac(lr, adaptive=QuadraticModelOptions())``.
+
+    Passing it as ``adaptive`` to :func:`jaxml.optim.kfac`, ``ring`` or ``reng`` turns the
+    adaptive step on with these settings; ``adaptive=True`` with the separate keyword arguments
+    (``momentum``, ``damping_adaptation_every``, ...) still works and means the same. The fields
+    are :func:`scale_by_quadratic_model`'s (see there); ``reject_steps`` and
+    ``loss_check_every`` are reachable from the aliases only through this object. Frozen and
+    not a pytree, so ``optax.inject_hyperparams`` keeps it static.
+    """
+
+    momentum: optax.ScalarOrSchedule | None = None
+    damping_adaptation_every: int = 5
+    damping_decay: float | None = None
+    min_damping: float = 1e-8
+    max_damping: float = 1e4
+    min_preconditioner_damping: float = 0.0
+    reject_steps: bool = True
+    loss_check_every: int | None = None
+
+    def __post_init__(self):
+        # Only Python numbers are checked: inject_hyperparams passes arrays (traced in update).
+        def number(value):
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        if not isinstance(self.damping_adaptation_every, jax.Array):
+            checks.positive_int(self.damping_adaptation_every, "damping_adaptation_every")
+        if self.loss_check_every is not None:
+            checks.positive_int(self.loss_check_every, "loss_check_every")
+        if number(self.min_damping) and number(self.max_damping):
+            checks.expect(
+                0.0 <= self.min_damping <= self.max_damping,
+                "min_damping, max_damping",
+                "0 <= min_damping <= max_damping",
+                (self.min_damping, self.max_damping),
+            )
+
+
+# The keyword arguments of kfac/ring/reng that QuadraticModelOptions also holds.
+_KEYWORDS = (
+    "momentum",
+    "damping_adaptation_every",
+    "damping_decay",
+    "min_damping",
+    "max_damping",
+    "min_preconditioner_damping",
+)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return value is default
+    if isinstance(value, bool) or not isinstance(value, int | float | jax.Array):
+        return False
+    try:
+        # optax.inject_hyperparams passes every numeric argument, defaults included, as an
+        # array: concrete in init (compared here), traced in update (already checked in init).
+        return bool(value == default)
+    except jax.errors.ConcretizationTypeError:
+        return True
+
+
 def step_rule(
     block: Callable[[optax.ScalarOrSchedule], optax.GradientTransformation],
     learning_rate: optax.ScalarOrSchedule,
     damping: optax.ScalarOrSchedule,
-    adaptive: bool,
+    adaptive: bool | QuadraticModelOptions,
     momentum: optax.ScalarOrSchedule | None,
     damping_adaptation_every: int,
     damping_decay: float | None,
     min_damping: float,
     max_damping: float,
     min_preconditioner_damping: float = 0.0,
+    model_damping_fn: Callable[[Any, jax.Array], jax.Array] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """The alias of a preconditioner ``block(damping)``: fixed learning rate, or the adaptive step.
 
     ``adaptive`` False: ``chain(block(damping), scale_by_learning_rate(learning_rate))``
     (``momentum`` and the damping-adaptation arguments are unused). True:
-    :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ and
-    ``learning_rate`` as its ``scale``.
+    :func:`scale_by_quadratic_model` around ``block`` with ``damping`` as the initial λ,
+    ``learning_rate`` as its ``scale`` and the keyword arguments as its settings. A
+    :class:`QuadraticModelOptions`: the same with its settings; the separate keyword arguments
+    must then be left at their defaults (one place per setting). ``model_damping_fn``: see
+    :func:`scale_by_quadratic_model` (the alias's own, not a user setting).
     """
-    if not adaptive:
-        return optax.chain(block(damping), optax.scale_by_learning_rate(learning_rate))
+    keywords = {
+        "momentum": momentum,
+        "damping_adaptation_every": damping_adaptation_every,
+        "damping_decay": damping_decay,
+        "min_damping": min_damping,
+        "max_damping": max_damping,
+        "min_preconditioner_damping": min_preconditioner_damping,
+    }
+    if isinstance(adaptive, QuadraticModelOptions):
+        defaults = QuadraticModelOptions()
+        clash = [k for k in _KEYWORDS if not _is_default(keywords[k], getattr(defaults, k))]
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)}: expected the default with adaptive=QuadraticModelOptions"
+                f"(...) (set it in the options), got {', '.join(repr(keywords[k]) for k in clash)}"
+            )
+        options = adaptive
+    elif isinstance(adaptive, bool):
+        if not adaptive:
+            return optax.chain(block(damping), optax.scale_by_learning_rate(learning_rate))
+        options = QuadraticModelOptions(**keywords)
+    else:
+        raise ValueError(f"adaptive: expected a bool or a QuadraticModelOptions, got {adaptive!r}")
     if callable(damping):
         raise ValueError(
             "damping: expected a number with adaptive=True (the initial Levenberg–Marquardt "
@@ -293,11 +470,7 @@ def step_rule(
     return scale_by_quadratic_model(
         block,
         initial_damping=damping,
-        momentum=momentum,
         scale=learning_rate,
-        damping_adaptation_every=damping_adaptation_every,
-        damping_decay=damping_decay,
-        min_damping=min_damping,
-        max_damping=max_damping,
-        min_preconditioner_damping=min_preconditioner_damping,
+        model_damping_fn=model_damping_fn,
+        **dataclasses.asdict(options),
     )

@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import optax
 
-from jaxml.optim._adaptive import step_rule
+from jaxml.optim._adaptive import QuadraticModelOptions, step_rule
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
+from jaxml.optim._rank1 import _value
+
+
+def _gradient_norm_damping(rho: optax.ScalarOrSchedule):
+    """``(grads, count) -> ρ‖ḡ‖²``: RING's curvature term, for the adaptive step's 2-D model."""
+
+    def damping(grads, count):
+        return _value(rho, count) * optax.tree.norm(grads, squared=True)
+
+    return damping
+
 
 # The factories repeat the core's arguments on purpose: optax.inject_hyperparams binds them by
 # signature, and forwarding **kwargs breaks it (the conformance test checks this).
@@ -79,19 +90,23 @@ def ring(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
-    adaptive: bool = False,
+    adaptive: bool | QuadraticModelOptions = False,
     momentum: optax.ScalarOrSchedule | None = None,
     damping_adaptation_every: int = 5,
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
     min_preconditioner_damping: float = 0.0,
+    model_damping: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
     """RING (arXiv 2601.18420): ``chain(scale_by_ring(...), scale_by_learning_rate(lr))``.
 
     ``adaptive=True``: the quadratic-model step of :func:`jaxml.optim.kfac` around the same
-    preconditioner (the Levenberg–Marquardt λ replaces the base damping; RING's ρ‖ḡ‖² is still
-    added to it in the Kronecker factors, not in the quadratic model).
+    preconditioner (the Levenberg–Marquardt λ replaces the base damping). RING's ``ρ‖ḡ‖²`` is
+    added to λ both in the Kronecker factors and in the 2-D model, whose curvature is then
+    RING's ``C + ρ‖ḡ‖² I`` (``model_damping`` False: λ alone, as before): without it the model,
+    damped by a λ that falls to ``min_damping``, took huge momentum steps on high-gradient
+    batches and diverged (docs/kfac_adaptive.md).
     """
     return step_rule(
         lambda damping: scale_by_ring(
@@ -112,6 +127,7 @@ def ring(
         min_damping,
         max_damping,
         min_preconditioner_damping,
+        model_damping_fn=_gradient_norm_damping(rho) if model_damping else None,
     )
 
 
@@ -124,18 +140,22 @@ def reng(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
-    adaptive: bool = False,
+    adaptive: bool | QuadraticModelOptions = False,
     momentum: optax.ScalarOrSchedule | None = None,
     damping_adaptation_every: int = 5,
     damping_decay: float | None = None,
     min_damping: float = 1e-8,
     max_damping: float = 1e4,
     min_preconditioner_damping: float = 0.0,
+    model_damping: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
     """RENG (arXiv 2601.18420): ``chain(scale_by_reng(...), scale_by_learning_rate(lr))``.
 
     ``adaptive=True``: the quadratic-model step of :func:`jaxml.optim.kfac` around the same
-    preconditioner (the Levenberg–Marquardt λ replaces the base damping).
+    preconditioner (the Levenberg–Marquardt λ replaces the base damping). With
+    ``model_damping`` (default) its 2-D model's curvature is RING's ``C + ρ‖ḡ‖² I``: both
+    regularize the same ``ℓ + (ρ/2)‖∇ℓ‖²``, and RING's term stands in for the regularizer's
+    curvature, which the model would otherwise lack (and took huge momentum steps without).
     """
     return step_rule(
         lambda damping: scale_by_reng(
@@ -156,4 +176,5 @@ def reng(
         min_damping,
         max_damping,
         min_preconditioner_damping,
+        model_damping_fn=_gradient_norm_damping(rho) if model_damping else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optax
 
-from jaxml.optim._adaptive import step_rule
+from jaxml.optim._adaptive import QuadraticModelOptions, step_rule
 from jaxml.optim._kronecker import scale_by_kronecker_natural_gradient
 
 
@@ -39,7 +39,7 @@ def kfac(
     newton_schulz_iters: int = 30,
     newton_schulz_tol: float | None = 1e-2,
     kl_clip: float | None = None,
-    adaptive: bool = False,
+    adaptive: bool | QuadraticModelOptions = False,
     momentum: optax.ScalarOrSchedule | None = None,
     damping_adaptation_every: int = 5,
     damping_decay: float | None = None,
@@ -53,7 +53,9 @@ def kfac(
     and momentum from the 2-D quadratic model, ``damping`` the initial Levenberg–Marquardt λ,
     ``learning_rate`` a multiplier of that step (1.0: the paper's); see
     :func:`jaxml.optim.scale_by_quadratic_model` for the other arguments and the extra args
-    (``curvature_gram``, ``loss_fn``, ``value``) it then needs.
+    (``curvature_gram``, ``loss_fn``, ``value``) it then needs. ``adaptive`` may also be a
+    :class:`jaxml.optim.QuadraticModelOptions`: the keyword settings above and the guard's
+    (``reject_steps``, ``loss_check_every``) in one object; the keywords then stay default.
     """
     return step_rule(
         lambda damping: scale_by_kfac(
