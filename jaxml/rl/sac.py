@@ -25,7 +25,12 @@ batch 256, a 10⁶ buffer, 2 × 256 ReLU networks, τ = 0.005, γ = 0.99, one gr
 step, H̄ = −|A|), which brax's SAC (``brax.training.agents.sac``) shares except for its
 learning rate 10⁻⁴, discount 0.9 and H̄ = −|A|/2; from brax: the softplus std with minimum
 10⁻³, one environment by default, α starting at 1. Warm-up: 5·10³ random-action env steps
-(CleanRL's ``learning_starts``; brax prefills ``min_replay_size``, default 0)::
+(CleanRL's ``learning_starts``; brax prefills ``min_replay_size``, default 0). What brax's SAC
+also has is a config option with the paper's behaviour as its default: ``normalize_observations``
+(running moments, raw observations in the buffer), ``reward_scale``, ``critic_kernel_init``
+("lecun_uniform": brax's) and ``warmup_actions`` ("policy": prefill with the initial actor's
+samples); ``updates_per_step`` is brax's ``grad_updates_per_step``. ``benchmarks/sac_brax.py``
+runs the two side by side. Usage::
 
     from jaxml import envs, rl
     config = rl.default_config("sac")
@@ -35,6 +40,7 @@ learning rate 10⁻⁴, discount 0.9 and H̄ = −|A|/2; from brax: the softplus
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -51,7 +57,9 @@ from jumanji import specs
 from jumanji.env import Environment
 
 from jaxml.models.actor_critic import ACTIVATIONS, Actor, flatten_observation
-from jaxml.rl import _replay
+from jaxml.rl import _replay, normalization
+from jaxml.rl._evaluate import _EVAL_SALT, evaluation_metrics
+from jaxml.rl._evaluate import evaluate as evaluate_policy
 from jaxml.rl._replay import OffPolicyTrainer
 from jaxml.rl._rollout import RolloutState, auto_reset, reset, rollout_step
 from jaxml.utils import checks
@@ -79,6 +87,12 @@ def default_config() -> ml_collections.ConfigDict:
             "critic_hidden": (256, 256),
             "activation": "relu",
             "min_std": 1e-3,
+            # Options brax's SAC has (``brax.training.agents.sac.train``); the defaults keep the
+            # paper's setting (raw observations and rewards, Flax's Dense init, uniform warm-up).
+            "normalize_observations": False,  # Running mean/std of observations (brax's).
+            "reward_scale": 1.0,  # Rewards are multiplied by it in the soft target.
+            "critic_kernel_init": "lecun_normal",  # Or "lecun_uniform" (brax's Q-network).
+            "warmup_actions": "uniform",  # Or "policy": the initial actor's samples (brax).
             "eval_episodes": 8,  # Mean-action episodes per evaluation (0: no evaluate).
             "eval_max_steps": 1000,
         }
@@ -107,21 +121,31 @@ class SACActor(nn.Module):
         return actor(obs), jnp.zeros(obs.shape[:-1], obs.dtype)
 
 
+CRITIC_KERNEL_INITS = {
+    "lecun_normal": nn.initializers.lecun_normal,  # Flax's Dense default.
+    "lecun_uniform": nn.initializers.lecun_uniform,  # brax's make_q_network.
+}
+WARMUP_ACTIONS = ("uniform", "policy")
+
+
 class TwinQ(nn.Module):
     """``(obs [..., obs_dim], action [..., d]) -> Q [2, ...]``: two independent MLPs."""
 
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
+    kernel_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x0 = jnp.concatenate([obs, action], axis=-1)
+        init = CRITIC_KERNEL_INITS[self.kernel_init]()
         qs = []
         for i in range(2):
             x = x0
             for j, width in enumerate(self.hidden):
-                x = ACTIVATIONS[self.activation](nn.Dense(width, name=f"q{i}_{j}")(x))
-            qs.append(nn.Dense(1, name=f"q{i}_out")(x)[..., 0])
+                dense = nn.Dense(width, kernel_init=init, name=f"q{i}_{j}")
+                x = ACTIVATIONS[self.activation](dense(x))
+            qs.append(nn.Dense(1, kernel_init=init, name=f"q{i}_out")(x)[..., 0])
         return jnp.stack(qs)
 
 
@@ -137,6 +161,11 @@ class SACState(NamedTuple):
     buffer: Any  # flashbax item-buffer state of ``_replay.Item`` ([1, buffer_size, ...]).
     key: jax.Array  # [2]
     step: jax.Array  # [] int32: trainer steps done (env steps = step · B).
+    # Running moments of the observations acted from (``normalization.Normalizer`` over
+    # [*obs_shape]) with ``normalize_observations``, else None. The buffer keeps raw
+    # observations; actor and critics see them standardised by the current moments (brax's
+    # SAC), so old items are never stuck with the statistics of the time they were stored.
+    normalizer: Any = None
 
 
 def soft_q_target(
@@ -205,11 +234,51 @@ def _check(config: ml_collections.ConfigDict) -> dict[str, int]:
     checks.positive_ints(tuple(config.critic_hidden), "config.critic_hidden")
     checks.choice(config.activation, "config.activation", ACTIVATIONS)
     checks.expect(config.min_std >= 0, "config.min_std", ">= 0", config.min_std)
+    checks.expect(
+        isinstance(config.normalize_observations, bool), "config.normalize_observations",
+        "True or False", config.normalize_observations,
+    )  # fmt: skip
+    checks.positive(config.reward_scale, "config.reward_scale")
+    checks.choice(config.critic_kernel_init, "config.critic_kernel_init", CRITIC_KERNEL_INITS)
+    checks.choice(config.warmup_actions, "config.warmup_actions", WARMUP_ACTIONS)
     return sizes
+
+
+def _observation_normalizer(
+    config: ml_collections.ConfigDict, env: Environment
+) -> normalization.Normalizer | None:
+    """Fresh observation moments of ``env``'s (single float array) observation, or None."""
+    if not config.normalize_observations:
+        return None
+    obs = env.observation_spec.generate_value()
+    ok = isinstance(obs, jax.Array | np.ndarray) and jnp.issubdtype(obs.dtype, jnp.floating)
+    checks.expect(
+        ok, "config.normalize_observations",
+        "False for an observation that is not one float array", config.normalize_observations,
+    )  # fmt: skip
+    return normalization.init(obs[None], (1,), observations=True, rewards=False, gamma=config.gamma)
+
+
+def standardize_flat(normalizer: normalization.Normalizer | None, obs: jax.Array) -> jax.Array:
+    """Flat observations ``[..., obs_dim]`` standardised by ``normalizer``'s moments of the
+    unflattened observation (as ``normalization.standardize_obs`` does it); None: unchanged."""
+    if normalizer is None:
+        return obs
+    moments = normalizer.obs
+    flat = normalization.RunningMoments(
+        jnp.reshape(moments.mean, (-1,)), jnp.reshape(moments.var, (-1,)), moments.count
+    )
+    return normalization.standardize(flat, obs)
 
 
 def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPolicyTrainer:
     """The SAC ``Trainer`` for ``env`` (bounded float actions); ``num_steps = total // B``.
+
+    With ``normalize_observations`` the state's ``normalizer`` holds running moments of the
+    observations acted from (updated after each env step with its ``B`` observations, as brax's
+    SAC does); the policy, the critics' inputs from the buffer and ``evaluate`` standardise with
+    the current moments, and ``rl.evaluate(trainer.model, state.actor_params, key,
+    state.normalizer, ...)`` plays the trained policy.
 
     Raises:
       ValueError: naming a missing or bad ``config.<field>``, or an unbounded action spec.
@@ -221,10 +290,13 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
     target_entropy = (
         -float(action_dim) if config.target_entropy is None else float(config.target_entropy)
     )
+    initial_normalizer = _observation_normalizer(config, env)
+    uniform_warmup = config.warmup_actions == "uniform"
+    reward_scale = float(config.reward_scale)
     eval_env = env
     env = auto_reset(env)
     actor = SACActor(low, high, tuple(config.actor_hidden), config.activation, config.min_std)
-    critic = TwinQ(tuple(config.critic_hidden), config.activation)
+    critic = TwinQ(tuple(config.critic_hidden), config.activation, config.critic_kernel_init)
     actor_opt = optax.adam(config.actor_learning_rate)
     critic_opt = optax.adam(config.critic_learning_rate)
     alpha_opt = optax.adam(config.alpha_learning_rate)
@@ -234,19 +306,20 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
     low_arr, high_arr = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
 
     def policy(params, obs, key):
-        actor_params, warm_up = params
-        obs = flatten_observation(obs, 1)
+        actor_params, warm_up, normalizer = params
+        obs = standardize_flat(normalizer, flatten_observation(obs, 1))
         sample_key, random_key = jax.random.split(key)
         dist, _ = actor.apply(actor_params, obs)
         action, _ = sample_and_log_prob(dist, sample_key)
-        random = jax.random.uniform(
-            random_key,
-            action.shape,
-            minval=jnp.broadcast_to(low_arr, action.shape),
-            maxval=jnp.broadcast_to(high_arr, action.shape),
-            dtype=action.dtype,
-        )
-        action = jnp.where(warm_up, random, action)
+        if uniform_warmup:
+            random = jax.random.uniform(
+                random_key,
+                action.shape,
+                minval=jnp.broadcast_to(low_arr, action.shape),
+                maxval=jnp.broadcast_to(high_arr, action.shape),
+                dtype=action.dtype,
+            )
+            action = jnp.where(warm_up, random, action)
         zeros = jnp.zeros(action.shape[:1], jnp.float32)
         return action, zeros, zeros
 
@@ -262,7 +335,7 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
             actor_params, critic_params, critic_params, log_alpha,
             actor_opt.init(actor_params), critic_opt.init(critic_params),
             alpha_opt.init(log_alpha), reset(env, k_env, num_envs), buffer.init(item), k_next,
-            jnp.zeros((), jnp.int32),
+            jnp.zeros((), jnp.int32), initial_normalizer,
         )  # fmt: skip
 
     def critic_loss(critic_params, target_critic_params, actor_params, alpha, batch, key):
@@ -282,11 +355,17 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
         q = jnp.min(critic.apply(critic_params, obs, action), axis=0)
         return jnp.mean(alpha * log_prob - q), log_prob
 
-    def update(carry, key):
+    def update(normalizer, carry, key):
         (actor_params, critic_params, target_params, log_alpha, actor_os, critic_os, alpha_os,
          buffer_state) = carry  # fmt: skip
         sample_key, critic_key, actor_key = jax.random.split(key, 3)
         batch = _replay.sample(buffer, buffer_state, sample_key)
+        # What the networks see: standardised observations (raw in the buffer), scaled rewards.
+        batch = batch._replace(
+            obs=standardize_flat(normalizer, batch.obs),
+            next_obs=standardize_flat(normalizer, batch.next_obs),
+            reward=batch.reward * reward_scale,
+        )
         alpha = jnp.exp(log_alpha)
         (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             critic_params, target_params, actor_params, alpha, batch, critic_key
@@ -317,9 +396,14 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
         warm_up = state.step * num_envs < sizes["learning_starts"]
         rollout, transition = rollout_step(
             state.rollout, act_key, env=env, policy_fn=policy,
-            params=(state.actor_params, warm_up),
+            params=(state.actor_params, warm_up, state.normalizer),
         )  # fmt: skip
-        # Store what the environment received (inside the bounds) and flat observations.
+        normalizer = state.normalizer
+        if normalizer is not None:  # The B raw observations just acted from.
+            normalizer = normalizer._replace(
+                obs=normalization.update_moments(normalizer.obs, transition.obs)
+            )
+        # Store what the environment received (inside the bounds) and flat raw observations.
         action = jnp.reshape(transition.action, (num_envs, action_dim))
         transition = transition._replace(
             obs=flatten_observation(transition.obs, 1),
@@ -336,7 +420,7 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
 
         def learn(carry):
             keys = jax.random.split(update_key, sizes["updates_per_step"])
-            carry, metrics = jax.lax.scan(update, carry, keys)
+            carry, metrics = jax.lax.scan(functools.partial(update, normalizer), carry, keys)
             return carry, jax.tree.map(jnp.mean, metrics)
 
         carry, metrics = jax.lax.cond(learn_now, learn, lambda c: (c, zero_metrics), carry)
@@ -350,15 +434,27 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OffPoli
         }
         new_state = SACState(
             actor_params, critic_params, target_params, log_alpha, actor_os, critic_os,
-            alpha_os, rollout, buffer_state, key, state.step + 1,
+            alpha_os, rollout, buffer_state, key, state.step + 1, normalizer,
         )  # fmt: skip
         return new_state, metrics
+
+    evaluate = None
+    if config.eval_episodes > 0:
+
+        def evaluate(state: SACState) -> dict[str, jax.Array]:
+            # The key is folded off the state's (training is not perturbed), as _replay's.
+            out = evaluate_policy(
+                actor, state.actor_params, jax.random.fold_in(state.key, _EVAL_SALT),
+                state.normalizer, env=eval_env, num_episodes=config.eval_episodes,
+                max_steps=config.eval_max_steps, deterministic=True,
+            )  # fmt: skip
+            return evaluation_metrics(out)
 
     return OffPolicyTrainer(
         init=init,
         step=step,
         num_steps=sizes["total_timesteps"] // num_envs,
-        evaluate=_replay.make_evaluate(actor, eval_env, config, lambda s: s.actor_params),
+        evaluate=evaluate,
         env=env,
         model=actor,
         config=config,
