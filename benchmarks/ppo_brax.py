@@ -16,7 +16,8 @@ the compiled ``train`` of all seeds vmapped, timed on its own). ``--side=both`` 
 
 ``--preset`` picks jaxml's config (``ppo.default_config(preset)``) and ``--set`` overrides
 fields (``--set=clip_value=True --set=actor_hidden="(64,64)"``), for ablations. brax 0.14 calls
-``jax.device_put_replicated`` (gone in jax 0.10); a stacking drop-in is installed first.
+``jax.device_put_replicated`` (gone in jax 0.10); a stacking drop-in is installed first
+(``benchmarks._brax``).
 
   python -m benchmarks.ppo_brax --side=both --env=inverted_pendulum --seeds=3
   python -m benchmarks.ppo_brax --side=jaxml --env=hopper --total_timesteps=1000000
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+
+from benchmarks._brax import install_device_put_replicated
 
 
 class Task(NamedTuple):
@@ -119,9 +121,7 @@ def run_jaxml() -> dict:
 
 
 def run_brax(seed: int) -> dict:
-    jax.device_put_replicated = lambda x, devices: jax.tree.map(
-        lambda a: jnp.stack([a] * len(devices)), x
-    )
+    install_device_put_replicated()
     from brax import envs
     from brax.training import acting
     from brax.training.agents.ppo import train as brax_ppo

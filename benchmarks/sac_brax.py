@@ -29,8 +29,7 @@ of the whole ``--seeds`` run on each side (jaxml: seeds × steps / seconds; brax
 one after another, so the mean of their rates), i.e. the same number of seeds on both sides.
 ``--side=both`` then prints ``name ours peer ratio`` rows and writes
 ``results/benchmarks/sac_brax.json``. brax 0.14 calls ``jax.device_put_replicated`` (gone in jax
-0.10); a stacking drop-in is installed first (the same few lines as in ``ppo_brax.run_brax``,
-where they are not a separate function to import).
+0.10); a stacking drop-in is installed first (``benchmarks._brax``).
 
   python -m benchmarks.sac_brax --side=both --env=inverted_pendulum --seeds=2
   python -m benchmarks.sac_brax --side=jaxml --env=hopper --total_timesteps=6553600
@@ -45,9 +44,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+
+from benchmarks._brax import install_device_put_replicated
 
 
 class Task(NamedTuple):
@@ -148,15 +148,8 @@ def run_jaxml() -> dict:
     return row
 
 
-def _install_device_put_replicated() -> None:
-    """brax 0.14's trainers call ``jax.device_put_replicated`` (removed in jax 0.10)."""
-    jax.device_put_replicated = lambda x, devices: jax.tree.map(
-        lambda a: jnp.stack([a] * len(devices)), x
-    )
-
-
 def run_brax(seed: int) -> dict:
-    _install_device_put_replicated()
+    install_device_put_replicated()
     from brax import envs
     from brax.training import acting
     from brax.training.agents.sac import networks as sac_networks
