@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
-import numpy as np
 from absl import app, flags
 
-from benchmarks._brax import install_device_put_replicated
+from benchmarks._brax import install_device_put_replicated, side_by_side
 
 
 class Task(NamedTuple):
@@ -153,53 +150,12 @@ def run_brax(seed: int) -> dict:
     return row
 
 
-def compare(ours: dict, peers: list[dict]) -> list[dict]:
-    """``name ours peer ratio`` rows: seed-mean returns and steps/s (ours: all seeds at once)."""
-
-    def row(name, mine, theirs, digits):
-        mine, theirs = float(mine), float(theirs)
-        ratio = round(mine / theirs, 3)
-        return {
-            "name": name,
-            "ours": round(mine, digits),
-            "peer": round(theirs, digits),
-            "ratio": ratio,
-        }
-
-    rows = [
-        row(f"{_ENV.value} return ({mode})", np.mean(ours[mode]),
-            np.mean([p[mode] for p in peers]), 1)
-        for mode in ("deterministic", "stochastic")
-    ]  # fmt: skip
-    theirs = np.mean([p["steps_per_s"] for p in peers])
-    rows.append(row(f"{_ENV.value} env steps/s", ours["steps_per_s"], theirs, 0))
-    return rows
-
-
 def main(argv) -> None:
     del argv
-    ours, peers = None, []
-    if _SIDE.value in ("jaxml", "both"):
-        ours = run_jaxml()
-        print(json.dumps(ours), flush=True)
-    if _SIDE.value in ("brax", "both"):
-        for seed in range(_SEEDS.value):
-            peers.append(run_brax(seed))
-            print(json.dumps(peers[-1]), flush=True)
-    if ours is None or not peers:
-        return
-    rows = compare(ours, peers)
-    print(f"{'name':40s} {'ours':>10s} {'peer':>10s} {'ratio':>7s}")
-    for r in rows:
-        print(f"{r['name']:40s} {r['ours']:>10} {r['peer']:>10} {r['ratio']:>7}")
-    out = Path(_OUT.value)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    previous[_ENV.value] = {
-        "device": str(jax.devices()[0]), "seeds": _SEEDS.value, "total_timesteps": _total(),
-        "jaxml": ours, "brax": peers, "rows": rows,
-    }  # fmt: skip
-    out.write_text(json.dumps(previous, indent=1))
+    side_by_side(
+        _SIDE.value, _SEEDS.value, _ENV.value, run_jaxml, run_brax, _OUT.value,
+        {"total_timesteps": _total()},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -38,16 +38,14 @@ one after another, so the mean of their rates), i.e. the same number of seeds on
 from __future__ import annotations
 
 import functools
-import json
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import numpy as np
 from absl import app, flags
 
-from benchmarks._brax import install_device_put_replicated
+from benchmarks._brax import install_device_put_replicated, side_by_side
 
 
 class Task(NamedTuple):
@@ -187,54 +185,12 @@ def run_brax(seed: int) -> dict:
     return row
 
 
-def compare(ours: dict, peers: list[dict]) -> list[dict]:
-    """``name ours peer ratio`` rows: seed-mean returns and throughput of the ``--seeds`` run."""
-
-    def row(name, mine, theirs, digits):
-        mine, theirs = float(mine), float(theirs)
-        return {
-            "name": name,
-            "ours": round(mine, digits),
-            "peer": round(theirs, digits),
-            "ratio": round(mine / theirs, 3),
-        }
-
-    rows = [
-        row(f"{_ENV.value} return ({mode})", np.mean(ours[mode]),
-            np.mean([p[mode] for p in peers]), 1)
-        for mode in ("deterministic", "stochastic")
-    ]  # fmt: skip
-    # brax's seeds run one after another: the run's rate is the mean of theirs.
-    theirs = np.mean([p["steps_per_s"] for p in peers])
-    rows.append(row(f"{_ENV.value} env steps/s ({_SEEDS.value} seeds)", ours["steps_per_s"],
-                    theirs, 0))  # fmt: skip
-    return rows
-
-
 def main(argv) -> None:
     del argv
-    ours, peers = None, []
-    if _SIDE.value in ("jaxml", "both"):
-        ours = run_jaxml()
-        print(json.dumps(ours), flush=True)
-    if _SIDE.value in ("brax", "both"):
-        for seed in range(_SEEDS.value):
-            peers.append(run_brax(seed))
-            print(json.dumps(peers[-1]), flush=True)
-    if ours is None or not peers:
-        return
-    rows = compare(ours, peers)
-    print(f"{'name':44s} {'ours':>10s} {'peer':>10s} {'ratio':>7s}")
-    for r in rows:
-        print(f"{r['name']:44s} {r['ours']:>10} {r['peer']:>10} {r['ratio']:>7}")
-    out = Path(_OUT.value)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    previous[_ENV.value] = {
-        "device": str(jax.devices()[0]), "seeds": _SEEDS.value, "task": _task()._asdict(),
-        "jaxml": ours, "brax": peers, "rows": rows,
-    }  # fmt: skip
-    out.write_text(json.dumps(previous, indent=1))
+    side_by_side(
+        _SIDE.value, _SEEDS.value, _ENV.value, run_jaxml, run_brax, _OUT.value,
+        {"task": _task()._asdict()},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
