@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -77,3 +79,24 @@ def side_by_side(
         "jaxml": ours, "brax": peers, "rows": rows,
     }  # fmt: skip
     path.write_text(json.dumps(previous, indent=1))
+
+
+def brax_returns(env: Any, make_policy: Callable, params: Any, num_episodes: int) -> dict:
+    """brax's own ``acting.Evaluator`` on ``num_episodes`` episodes of up to 1,000 steps (fixed
+    key): the mean return with the mean action (``deterministic``) and sampled (``stochastic``)."""
+    from brax import envs
+    from brax.training import acting
+
+    eval_env = envs.training.wrap(env, episode_length=1000)
+    returns = {}
+    for mode in (True, False):
+        evaluator = acting.Evaluator(
+            eval_env, functools.partial(make_policy, deterministic=mode),
+            num_eval_envs=num_episodes, episode_length=1000, action_repeat=1,
+            key=jax.random.PRNGKey(123),
+        )  # fmt: skip
+        metrics = evaluator.run_evaluation(params, {})
+        returns["deterministic" if mode else "stochastic"] = round(
+            float(metrics["eval/episode_reward"]), 1
+        )
+    return returns

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import jax
 from absl import app, flags
 
-from benchmarks._brax import install_device_put_replicated, side_by_side
+from benchmarks._brax import brax_returns, install_device_put_replicated, side_by_side
 
 
 class Task(NamedTuple):
@@ -120,7 +120,6 @@ def run_jaxml() -> dict:
 def run_brax(seed: int) -> dict:
     install_device_put_replicated()
     from brax import envs
-    from brax.training import acting
     from brax.training.agents.ppo import train as brax_ppo
 
     task = TASKS[_ENV.value]
@@ -135,17 +134,8 @@ def run_brax(seed: int) -> dict:
         num_evals=3, num_eval_envs=16,  # Its last training epoch is warm (its sps).
         progress_fn=lambda step, metrics: last.update(metrics),
     )  # fmt: skip
-    eval_env = envs.training.wrap(env, episode_length=1000)
     row = {"side": "brax", "env": _ENV.value, "seed": seed}
-    for mode in (True, False):
-        evaluator = acting.Evaluator(
-            eval_env, functools.partial(make_policy, deterministic=mode),
-            num_eval_envs=_EPISODES.value, episode_length=1000, action_repeat=1,
-            key=jax.random.PRNGKey(123),
-        )  # fmt: skip
-        metrics = evaluator.run_evaluation(params, {})
-        key = "deterministic" if mode else "stochastic"
-        row[key] = round(float(metrics["eval/episode_reward"]), 1)
+    row.update(brax_returns(env, make_policy, params, _EPISODES.value))
     row["steps_per_s"] = round(float(last["training/sps"]))
     return row
 

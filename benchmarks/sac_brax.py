@@ -45,7 +45,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from benchmarks._brax import install_device_put_replicated, side_by_side
+from benchmarks._brax import brax_returns, install_device_put_replicated, side_by_side
 
 
 class Task(NamedTuple):
@@ -149,7 +149,6 @@ def run_jaxml() -> dict:
 def run_brax(seed: int) -> dict:
     install_device_put_replicated()
     from brax import envs
-    from brax.training import acting
     from brax.training.agents.sac import networks as sac_networks
     from brax.training.agents.sac import train as brax_sac
 
@@ -170,17 +169,8 @@ def run_brax(seed: int) -> dict:
         progress_fn=lambda step, metrics: last.update(metrics),
     )  # fmt: skip
     wall = time.perf_counter() - start
-    eval_env = envs.training.wrap(env, episode_length=1000)
     row = {"side": "brax", "env": _ENV.value, "seed": seed, "hidden": list(task.hidden)}
-    for mode in (True, False):
-        evaluator = acting.Evaluator(
-            eval_env, functools.partial(make_policy, deterministic=mode),
-            num_eval_envs=_EPISODES.value, episode_length=1000, action_repeat=1,
-            key=jax.random.PRNGKey(123),
-        )  # fmt: skip
-        metrics = evaluator.run_evaluation(params, {})
-        key = "deterministic" if mode else "stochastic"
-        row[key] = round(float(metrics["eval/episode_reward"]), 1)
+    row.update(brax_returns(env, make_policy, params, _EPISODES.value))
     row.update(steps_per_s=round(float(last["training/sps"])), wall_s=round(wall, 1))
     return row
 

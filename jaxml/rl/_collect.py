@@ -90,6 +90,25 @@ def init_state(
     )
 
 
+def transition_gae(
+    traj: Transition,
+    values: jax.Array,
+    last_value: jax.Array,
+    final_value: jax.Array,
+    *,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[jax.Array, jax.Array]:
+    """``(advantages, targets)`` ``[T, B, ...]`` of a time-major ``traj`` whose observations have
+    ``values`` ``[T, B, ...]``, bootstrapped from ``last_value`` ``[B, ...]`` (the observation
+    after the last step) and, where an episode was truncated, its ``final_value``."""
+    values = jnp.concatenate([values, last_value[None]], axis=0)
+    return gae_time_major(
+        traj.reward, traj.discount, traj.done, values, final_value,
+        gamma=gamma, lambda_=gae_lambda,
+    )  # fmt: skip
+
+
 def rollout_and_gae(
     params: Any,
     rollout_state: RolloutState,
@@ -121,15 +140,8 @@ def rollout_and_gae(
     if reward_scale != 1.0:
         traj = traj._replace(reward=traj.reward * reward_scale)
     last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
-    values = jnp.concatenate([traj.value, last_value[None]], axis=0)
-    advantages, targets = gae_time_major(
-        traj.reward,
-        traj.discount,
-        traj.done,
-        values,
-        final_value,
-        gamma=gamma,
-        lambda_=gae_lambda,
+    advantages, targets = transition_gae(
+        traj, traj.value, last_value, final_value, gamma=gamma, gae_lambda=gae_lambda
     )
     return rollout_state, Batch(traj, advantages, targets)
 

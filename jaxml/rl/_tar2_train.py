@@ -71,7 +71,7 @@ from jumanji.wrappers import Wrapper
 from jaxml.models.agent_actor_critic import factorised_policy
 from jaxml.models.tar2 import STASRewardModel
 from jaxml.rl import mappo, normalization, on_policy, tar2
-from jaxml.rl._gae import gae_time_major
+from jaxml.rl._collect import transition_gae
 from jaxml.rl._rollout import RolloutState, Transition, reset_policy_state, rollout
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainState
 from jaxml.utils import checks
@@ -615,16 +615,10 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
             policy=policy,
             bootstrap_truncated=config.bootstrap_truncated,
         )
-        values = jnp.concatenate([traj.value, last_value[None]], axis=0)
-        advantages, targets = gae_time_major(
-            traj.reward,
-            traj.discount,
-            traj.done,
-            values,
-            final_value,
-            gamma=config.gamma,
-            lambda_=config.gae_lambda,
-        )
+        advantages, targets = transition_gae(
+            traj, traj.value, last_value, final_value,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
+        )  # fmt: skip
         if align:
             batch = MaskedBatch(traj, advantages, targets, mask)
         else:

@@ -30,7 +30,7 @@ from jumanji.env import Environment
 
 from jaxml.models.actor_critic import ActorCritic
 from jaxml.rl import batching, on_policy
-from jaxml.rl._gae import gae_time_major
+from jaxml.rl._collect import transition_gae
 from jaxml.rl.losses import normalize, ppo_loss
 from jaxml.rl.on_policy import Batch, Metrics, OnPolicyTrainer, TrainOutput
 
@@ -111,11 +111,9 @@ def segment_advantages(
     else:
         final_value = jnp.zeros_like(t.reward)
     values = jnp.reshape(jax.lax.stop_gradient(value), (length, num))
-    values = jnp.concatenate([values, last_value[None]], axis=0)
-    advantages, targets = gae_time_major(
-        t.reward, t.discount, t.done, values, final_value,
-        gamma=config.gamma, lambda_=config.gae_lambda,
-    )  # fmt: skip
+    advantages, targets = transition_gae(
+        t, values, last_value, final_value, gamma=config.gamma, gae_lambda=config.gae_lambda
+    )
     flat = batching.merge_leading_axes(Batch(t._replace(next_obs=None), advantages, targets))
     return policy, value, flat
 
