@@ -10,10 +10,6 @@ class Experiment(NamedTuple):
     module: str  # Defines get_config(preset), train_and_evaluate(config, workdir, resume), FIGURE.
     paper: str  # What the experiment reproduces.
     smoke_overrides: dict[str, Any]  # Config overrides that make the smoke test take seconds.
-    # False: its quick preset does not fit `make run`'s 30 minutes on 2 cores beside the others,
-    # so `--preset=quick` leaves it out (the report names it) and its smoke test is `slow`;
-    # `--only=<name>` runs it.
-    quick_run: bool = True
 
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -164,9 +160,6 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "eval_episodes": 2,
             "progress_bar": False,
         },
-        # Its quick preset took 17 min on the loaded 2-core CPU (6.5 min compiling one SMAX
-        # program of eight reward-redistribution slots).
-        quick_run=False,
     ),
     Experiment(
         name="hvac",

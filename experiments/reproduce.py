@@ -108,14 +108,9 @@ def claims_table(outcomes: Sequence[Outcome], report_dir: Path) -> list[str]:
 
 
 def write_report(
-    report_dir: Path,
-    preset: str,
-    outcomes: Sequence[Outcome],
-    seconds: float,
-    left_out: Sequence[Experiment] = (),
+    report_dir: Path, preset: str, outcomes: Sequence[Outcome], seconds: float
 ) -> Path:
-    """Writes ``report_dir/REPORT.md``: the claims table, the total time, then each section;
-    ``left_out``: registered experiments this run did not include (``quick_run=False``)."""
+    """Writes ``report_dir/REPORT.md``: the claims table, the total time, then each section."""
     sections = [
         section(o.experiment.name, o.experiment.paper, o.workdir, report_dir, o.status, o.seconds)
         for o in outcomes
@@ -129,13 +124,6 @@ def write_report(
         f"with {os.cpu_count()} CPU core(s). Every number below was measured by this run.",
         "",
     ]
-    if left_out:
-        names = ", ".join(f"`{e.name}`" for e in left_out)
-        header += [
-            f"Not in this run: {names} (too long for the quick run; "
-            "`python -m experiments.reproduce --preset=quick --only=<name>`).",
-            "",
-        ]
     report = report_dir / "REPORT.md"
     report.write_text("\n".join(header) + "\n" + "\n".join(sections))
     return report
@@ -144,10 +132,6 @@ def write_report(
 def main(argv):
     del argv
     experiments = [by_name(n) for n in _ONLY.value] if _ONLY.value else list(EXPERIMENTS)
-    left_out = []
-    if not _ONLY.value and _PRESET.value == "quick":
-        left_out = [e for e in experiments if not e.quick_run]
-        experiments = [e for e in experiments if e.quick_run]
     report_dir = Path(_RESULTS.value) / _PRESET.value
     report_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
@@ -161,7 +145,7 @@ def main(argv):
         print(f"[{experiment.name}] exit {status} in {seconds:.0f} s", flush=True)
         outcomes.append(Outcome(experiment, workdir, status, seconds))
     total = time.perf_counter() - start
-    report = write_report(report_dir, _PRESET.value, outcomes, total, left_out)
+    report = write_report(report_dir, _PRESET.value, outcomes, total)
     print(f"wrote {report}")
     failed = [o.experiment.name for o in outcomes if o.status]
     if failed:

@@ -26,11 +26,7 @@ def test_unknown_name_lists_the_registered_ones():
         registry.by_name("nope")
 
 
-@pytest.mark.parametrize(
-    "experiment",
-    [e if e.quick_run else pytest.param(e, marks=pytest.mark.slow) for e in registry.EXPERIMENTS],
-    ids=lambda e: e.name,
-)
+@pytest.mark.parametrize("experiment", registry.EXPERIMENTS, ids=lambda e: e.name)
 def test_smoke(experiment, tmp_path):
     module = importlib.import_module(experiment.module)
     for preset in ("quick", "full"):  # Both presets must build and validate.

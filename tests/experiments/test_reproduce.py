@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from experiments import registry, reproduce
+from experiments import reproduce
 from experiments.registry import Experiment
 from jaxml.utils.claims import Claim, write_claims
 
@@ -102,13 +102,3 @@ def test_main_runs_each_experiment_and_writes_the_report(tmp_path, monkeypatch):
     assert "| b | experiments.b.main works | **no** | measured |" in report
     assert (tmp_path / "quick" / "b" / "run.log").read_text() == "log\n"
     assert json.loads((tmp_path / "quick" / "a" / "claims.json").read_text())[0]["held"]
-
-
-def test_report_names_the_experiments_left_out_of_the_quick_run(tmp_path, outcomes):
-    left_out = [e for e in registry.EXPERIMENTS if not e.quick_run]
-    assert left_out, "no registered experiment is left out of the quick run"
-    report = reproduce.write_report(tmp_path, "quick", outcomes, 1.0, left_out).read_text()
-    (line,) = [x for x in report.splitlines() if x.startswith("Not in this run:")]
-    assert all(f"`{e.name}`" in line for e in left_out)
-    full = reproduce.write_report(tmp_path, "full", outcomes, 1.0).read_text()
-    assert "Not in this run" not in full
