@@ -68,7 +68,6 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.wrappers import Wrapper
 
-from jaxml.models.agent_actor_critic import factorised_policy
 from jaxml.models.tar2 import STASRewardModel
 from jaxml.rl import mappo, normalization, on_policy, tar2
 from jaxml.rl._collect import transition_gae
@@ -155,46 +154,8 @@ def masked_ppo_terms(
     standardised by the mean and std of those entries. With an all-True mask this is
     ``mappo.ppo_terms`` (a test checks it).
     """
-    t = batch.transitions
-    ndim = t.log_prob.ndim
-    pi = factorised_policy(logits, ndim)
-    log_prob = pi.log_prob(policy.heads(t.action))
-    entropy = pi.entropy()
-    mask = jnp.reshape(batch.mask, batch.mask.shape + (1,) * (ndim - batch.mask.ndim))
-    w = jnp.broadcast_to(mask, log_prob.shape).astype(jnp.float32)
-    total = jnp.maximum(jnp.sum(w), 1.0)
-
-    def mean(x):
-        return jnp.sum(w * x) / total
-
-    advantages = batch.advantages
-    if config.normalize_advantages:
-        centre = mean(advantages)
-        advantages = (advantages - centre) / (
-            jnp.sqrt(mean(jnp.square(advantages - centre))) + 1e-8
-        )
-    log_ratio = log_prob - t.log_prob
-    ratio = jnp.exp(log_ratio)
-    clipped_ratio = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
-    policy_loss = -mean(jnp.minimum(ratio * advantages, clipped_ratio * advantages))
-    target = jax.lax.stop_gradient(batch.targets)
-    v_loss = jnp.square(value - target)
-    if config.clip_value:
-        v_clipped = t.value + jnp.clip(value - t.value, -config.clip_eps, config.clip_eps)
-        v_loss = jnp.maximum(v_loss, jnp.square(v_clipped - target))
-    v_loss = 0.5 * mean(v_loss)
-    mean_entropy = mean(entropy)
-    loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * mean_entropy
-    metrics = {
-        "policy_loss": policy_loss,
-        "value_loss": v_loss,
-        "entropy": mean_entropy,
-        "approx_kl": jax.lax.stop_gradient(mean((ratio - 1.0) - log_ratio)),
-        "clip_fraction": jax.lax.stop_gradient(
-            mean((jnp.abs(ratio - 1.0) > config.clip_eps).astype(jnp.float32))
-        ),
-    }
-    return loss, metrics
+    unmasked = Batch(batch.transitions, batch.advantages, batch.targets)
+    return mappo.ppo_terms(logits, value, unmasked, policy=policy, config=config, mask=batch.mask)
 
 
 def masked_objective(params: Any, minibatch: MaskedBatch, *, policy, config):

@@ -21,9 +21,20 @@ import rlax
 Metrics = dict[str, jax.Array]
 
 
-def normalize(x: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """``(x − mean) / (std + eps)`` over all entries (advantage normalisation)."""
-    return (x - jnp.mean(x)) / (jnp.std(x) + eps)
+def weighted_mean(x: jax.Array, weight: jax.Array | None = None) -> jax.Array:
+    """``mean(x)``, or with ``weight`` (same shape, e.g. a 0/1 mask) ``Σ w·x / max(Σ w, 1)``."""
+    if weight is None:
+        return jnp.mean(x)
+    return jnp.sum(weight * x) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def normalize(x: jax.Array, eps: float = 1e-8, weight: jax.Array | None = None) -> jax.Array:
+    """``(x − mean) / (std + eps)`` over all entries (advantage normalisation); with ``weight``
+    the mean and std are those of the weighted entries (``weighted_mean``)."""
+    if weight is None:
+        return (x - jnp.mean(x)) / (jnp.std(x) + eps)
+    centred = x - weighted_mean(x, weight)
+    return centred / (jnp.sqrt(weighted_mean(jnp.square(centred), weight)) + eps)
 
 
 def value_loss(
@@ -31,6 +42,7 @@ def value_loss(
     target: jax.Array,
     old_value: jax.Array | None = None,
     clip_eps: float | None = None,
+    weight: jax.Array | None = None,
 ) -> jax.Array:
     """``½ mean((v − target)²)``; with ``clip_eps`` PPO's pessimistic clipped value loss.
 
@@ -42,6 +54,7 @@ def value_loss(
       target: ``[N]`` value targets (λ-returns).
       old_value: ``[N]`` values at rollout time; needed with ``clip_eps``.
       clip_eps: ε, or None for the unclipped loss.
+      weight: ``[N]`` per-sample weights of the mean (``weighted_mean``), or None.
     """
     target = jax.lax.stop_gradient(target)
     loss = jnp.square(value - target)
@@ -50,7 +63,7 @@ def value_loss(
             raise ValueError("old_value: required when clip_eps is set")
         clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
         loss = jnp.maximum(loss, jnp.square(clipped - target))
-    return 0.5 * jnp.mean(loss)
+    return 0.5 * weighted_mean(loss, weight)
 
 
 def ppo_loss(
@@ -66,6 +79,7 @@ def ppo_loss(
     vf_coef: float,
     ent_coef: float,
     value_clip_eps: float | None = None,
+    weight: jax.Array | None = None,
 ) -> tuple[jax.Array, Metrics]:
     """PPO's loss: clipped surrogate + ``vf_coef`` · value loss − ``ent_coef`` · entropy.
 
@@ -78,6 +92,8 @@ def ppo_loss(
       clip_eps: ε of the ratio clip ``[1 − ε, 1 + ε]``.
       vf_coef, ent_coef: weights of the value loss and the entropy bonus.
       value_clip_eps: ε of the value clip (PureJaxRL uses ``clip_eps``), or None.
+      weight: ``[N]`` per-sample weights (e.g. a 0/1 mask of the samples that count): every
+        mean, of the loss terms and of the metrics, is ``weighted_mean``; None: plain means.
 
     Returns:
       ``(loss, metrics)``; metrics: ``policy_loss``, ``value_loss``, ``entropy``,
@@ -88,17 +104,22 @@ def ppo_loss(
     chex.assert_equal_shape([log_prob, old_log_prob, advantage, value, old_value, target, entropy])
     log_ratio = log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
-    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantage, clip_eps)
-    v_loss = value_loss(value, target, old_value, value_clip_eps)
-    mean_entropy = jnp.mean(entropy)
+    if weight is None:
+        policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantage, clip_eps)
+    else:  # rlax's surrogate, its mean weighted.
+        advantage = jax.lax.stop_gradient(advantage)
+        clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+        policy_loss = -weighted_mean(jnp.minimum(ratio * advantage, clipped * advantage), weight)
+    v_loss = value_loss(value, target, old_value, value_clip_eps, weight)
+    mean_entropy = weighted_mean(entropy, weight)
     loss = policy_loss + vf_coef * v_loss - ent_coef * mean_entropy
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": v_loss,
         "entropy": mean_entropy,
-        "approx_kl": jax.lax.stop_gradient(jnp.mean((ratio - 1.0) - log_ratio)),
+        "approx_kl": jax.lax.stop_gradient(weighted_mean((ratio - 1.0) - log_ratio, weight)),
         "clip_fraction": jax.lax.stop_gradient(
-            jnp.mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32))
+            weighted_mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), weight)
         ),
     }
     return loss, metrics

@@ -401,8 +401,11 @@ def ppo_terms(
     *,
     policy: Policy,
     config: ml_collections.ConfigDict,
+    mask: jax.Array | None = None,
 ) -> tuple[jax.Array, Metrics]:
-    """PPO's loss over every (sample, agent) pair of a minibatch with ``[*b, A]`` leaves."""
+    """PPO's loss over every (sample, agent) pair of a minibatch with ``[*b, A]`` leaves; with
+    ``mask`` (bool ``[*b]``, broadcast over agents) every mean, the advantages' normalisation
+    included, is over the masked-in pairs only (``losses.weighted_mean``)."""
     t = batch.transitions
     ndim = t.log_prob.ndim  # Batch axes plus the agent axis.
     pi = factorised_policy(logits, ndim)
@@ -412,12 +415,16 @@ def ppo_terms(
     if head_coefs is not None:  # (The foraging agents: 0.01 on moves, 0.002 on messages.)
         parts = zip(head_coefs, pi.distributions, strict=True)
         entropy, ent_coef = sum(c * head.entropy() for c, head in parts), 1.0
+    weight = None
+    if mask is not None:
+        mask = jnp.reshape(mask, mask.shape + (1,) * (ndim - mask.ndim))
+        weight = jnp.broadcast_to(mask, log_prob.shape).astype(jnp.float32)
     advantages = batch.advantages
     if config.normalize_advantages:
-        advantages = normalize(advantages)
+        advantages = normalize(advantages, weight=weight)
 
     def flat(x):
-        return jnp.reshape(x, (-1,))
+        return None if x is None else jnp.reshape(x, (-1,))
 
     return ppo_loss(
         flat(log_prob),
@@ -431,6 +438,7 @@ def ppo_terms(
         vf_coef=config.vf_coef,
         ent_coef=ent_coef,
         value_clip_eps=config.clip_eps if config.clip_value else None,
+        weight=flat(weight),
     )
 
 

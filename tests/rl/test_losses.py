@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxml.rl import a2c_loss, ppo_loss, value_loss
+from jaxml.rl import a2c_loss, losses, ppo_loss, value_loss
 from jaxml.rl.losses import normalize
 
 EPS, VF, ENT = 0.2, 0.5, 0.01
@@ -108,3 +108,19 @@ def test_value_loss_needs_old_values_to_clip():
 def test_normalize():
     x = normalize(jnp.asarray(ADVANTAGE))
     np.testing.assert_allclose(x, (ADVANTAGE - ADVANTAGE.mean()) / ADVANTAGE.std(), rtol=1e-5)
+
+
+def test_ppo_loss_with_a_mask_equals_the_loss_of_the_kept_samples():
+    keys = jax.random.split(jax.random.PRNGKey(5), 7)
+    lp, olp, adv, v, ov, tgt, ent = (jax.random.normal(k, (10,)) for k in keys)
+    keep = jnp.arange(10) % 3 != 0
+    kwargs = dict(clip_eps=0.2, vf_coef=0.5, ent_coef=0.01, value_clip_eps=0.2)
+    masked, m_metrics = losses.ppo_loss(lp, olp, adv, v, ov, tgt, ent, weight=keep, **kwargs)
+    kept = [x[keep] for x in (lp, olp, adv, v, ov, tgt, ent)]
+    plain, p_metrics = losses.ppo_loss(*kept, **kwargs)
+    np.testing.assert_allclose(masked, plain, rtol=1e-5)
+    for name in p_metrics:
+        np.testing.assert_allclose(m_metrics[name], p_metrics[name], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        losses.normalize(adv, weight=keep)[keep], losses.normalize(adv[keep]), rtol=1e-5
+    )
