@@ -53,16 +53,18 @@ def side_by_side(
     run_brax: Callable[[int], dict],
     out: str,
     settings: dict,
+    first_seed: int = 0,
 ) -> None:
-    """Runs jaxml (all seeds at once) and/or brax (one run per seed), prints each side's JSON
-    line, then the ``compare`` rows, and merges them under ``env_name`` into the JSON ``out``
-    with ``settings`` (budget, task) and the device."""
+    """Runs jaxml (all seeds at once) and/or brax (one run per seed: ``first_seed ..
+    first_seed + num_seeds − 1``), prints each side's JSON line, then the ``compare`` rows, and
+    merges them under ``env_name`` into the JSON ``out`` with ``settings`` (budget, task) and
+    the device."""
     ours, peers = None, []
     if side in ("jaxml", "both"):
         ours = run_ours()
         print(json.dumps(ours), flush=True)
     if side in ("brax", "both"):
-        for seed in range(num_seeds):
+        for seed in range(first_seed, first_seed + num_seeds):
             peers.append(run_brax(seed))
             print(json.dumps(peers[-1]), flush=True)
     if ours is None or not peers:

@@ -56,6 +56,9 @@ LEARNING_RATE = 3e-4
 _SIDE = flags.DEFINE_enum("side", "both", ["jaxml", "brax", "both"], "Which trainer(s).")
 _ENV = flags.DEFINE_enum("env", "inverted_pendulum", list(TASKS), "brax environment.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds (jaxml: vmapped; brax: one run each).")
+_SEED_OFFSET = flags.DEFINE_integer(
+    "seed_offset", 0, "Run seeds seed_offset .. seed_offset + seeds - 1 (more seeds, disjoint)."
+)
 _TOTAL = flags.DEFINE_integer("total_timesteps", None, "Env steps per run (default: the task's).")
 _PRESET = flags.DEFINE_string("preset", "continuous", "ppo.default_config preset (jaxml).")
 _SET = flags.DEFINE_multi_string("set", [], "jaxml config override field=python_literal (repeat).")
@@ -72,6 +75,12 @@ def _literal(text: str):
 
 def _total() -> int:
     return _TOTAL.value or TASKS[_ENV.value].total_timesteps
+
+
+def _seed_keys(root: int) -> jax.Array:
+    """Keys of seeds ``seed_offset ..`` of ``root``: seed ``i`` gets the same key at any offset."""
+    first = _SEED_OFFSET.value
+    return jax.random.split(jax.random.PRNGKey(root), first + _SEEDS.value)[first:]
 
 
 def run_jaxml() -> dict:
@@ -96,13 +105,14 @@ def run_jaxml() -> dict:
     env = envs.make(name, backend=task.backend)
     trainer = ppo.make_trainer(config, env)
     train = jax.jit(jax.vmap(make_train(trainer)))  # The same trainer the evaluation reads.
-    keys = jax.random.split(jax.random.PRNGKey(0), _SEEDS.value)
+    keys = _seed_keys(0)
     compiled = train.lower(keys).compile()
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(keys))
     seconds = time.perf_counter() - start
-    eval_keys = jax.random.split(jax.random.PRNGKey(123), _SEEDS.value)
-    row = {"side": "jaxml", "env": _ENV.value, "preset": _PRESET.value, "set": _SET.value}
+    eval_keys = _seed_keys(123)
+    row = {"side": "jaxml", "env": _ENV.value, "preset": _PRESET.value, "set": _SET.value,
+           "seed_offset": _SEED_OFFSET.value}  # fmt: skip
     for mode in (True, False):
         run = functools.partial(
             evaluate, trainer.model, env=env, num_episodes=_EPISODES.value, max_steps=1000,
@@ -144,7 +154,7 @@ def main(argv) -> None:
     del argv
     side_by_side(
         _SIDE.value, _SEEDS.value, _ENV.value, run_jaxml, run_brax, _OUT.value,
-        {"total_timesteps": _total()},
+        {"total_timesteps": _total(), "seed_offset": _SEED_OFFSET.value}, _SEED_OFFSET.value,
     )  # fmt: skip
 
 

@@ -28,3 +28,11 @@ def test_one_side_writes_nothing(tmp_path):
     out = tmp_path / "out.json"
     _brax.side_by_side("jaxml", 1, "hopper", lambda: {}, None, str(out), {})
     assert not out.exists()
+
+
+def test_brax_runs_the_seeds_from_first_seed(tmp_path):
+    asked = []
+    peer = {"deterministic": 1.0, "stochastic": 1.0, "steps_per_s": 1}
+    run_brax = lambda seed: asked.append(seed) or peer  # noqa: E731
+    _brax.side_by_side("brax", 3, "hopper", None, run_brax, str(tmp_path / "o.json"), {}, 4)
+    assert asked == [4, 5, 6]

@@ -196,7 +196,9 @@ def make_optimizer(
     """Gradient clipping, then ``config.optimizer``, with PureJaxRL's stepped linear annealing.
 
     The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``. ``adam``
-    (eps 1e-5) and ``rmsprop`` (decay 0.99, eps 1e-5) are PureJaxRL's; any other name is
+    (eps 1e-5) and ``rmsprop`` (decay 0.99, eps 1e-5) are PureJaxRL's, and
+    ``config.optimizer_kwargs`` overrides their keywords (``{"eps": 1e-8}``: optax's and brax's
+    Adam); any other name is
     ``jaxml.optim.make(name, learning_rate=..., **config.optimizer_kwargs)`` (e.g. ``rank1``,
     ``sophia``, ``adamw``, ``sgd``). The result takes extra args (Sophia reads ``obj_fn``, the
     minibatch objective, which ``minibatch_step`` always passes; the others ignore it).
@@ -215,12 +217,12 @@ def make_optimizer(
         def learning_rate(count):
             return config.learning_rate * (1.0 - (count // steps) / num_updates)
 
+    kwargs = dict(config.get("optimizer_kwargs", {}))
     if config.optimizer == "adam":
-        opt = optax.adam(learning_rate, eps=1e-5)
+        opt = optax.adam(learning_rate, **{"eps": 1e-5, **kwargs})
     elif config.optimizer == "rmsprop":
-        opt = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5)
+        opt = optax.rmsprop(learning_rate, **{"decay": 0.99, "eps": 1e-5, **kwargs})
     else:
-        kwargs = dict(config.get("optimizer_kwargs", {}))
         opt = optim.make(config.optimizer, learning_rate=learning_rate, **kwargs)
     if config.max_grad_norm is None:
         return optax.with_extra_args_support(opt)

@@ -54,8 +54,10 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
     5 x 256, LeCun-uniform kernels everywhere (no small policy-head gain), a tanh-squashed
     Gaussian whose std is ``softplus(raw) + 1e-3`` from the policy head (state-dependent), an
     unclipped value loss (PureJaxRL's clip with ε = 0.2 on unnormalised returns stalls the
-    critic), a constant learning rate, no gradient clipping, ratio clip 0.3, truncations not
-    bootstrapped (brax's ``bootstrap_on_timeout=False``), observation normalisation on.
+    critic), a constant learning rate, no gradient clipping, ratio clip 0.3, truncations
+    bootstrapped from the critic (``bootstrap_truncated``, as every preset: brax's default
+    ``bootstrap_on_timeout=False`` masks the truncated step out of its GAE, so the steps before it
+    bootstrap from the critic's value, one reward short of this), observation normalisation on.
     Sizes and lr/γ/λ/entropy stay PureJaxRL's; set them per task (brax's inverted_pendulum
     run: 256 envs x 128 steps, 8 minibatches, lr 3e-4, γ 0.97, entropy 1e-2).
     """
@@ -77,7 +79,6 @@ def default_config(preset: str = "purejaxrl") -> ml_collections.ConfigDict:
             anneal_lr=False,
             max_grad_norm=None,
             clip_eps=0.3,
-            bootstrap_truncated=False,
         )
     return config
 

@@ -44,3 +44,18 @@ def test_registry_optimizer_is_the_one_jaxml_optim_builds():
     got, _ = tx.update(grads, tx.init(params), params, obj_fn=lambda p: 0.0)
     want, _ = reference.update(grads, reference.init(params), params)
     np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"eps": 1e-8}])
+def test_adam_takes_its_keywords_from_optimizer_kwargs(kwargs):
+    """adam is PureJaxRL's (eps 1e-5) unless optimizer_kwargs overrides it (brax's eps 1e-8)."""
+    config = tiny("adam", **kwargs)
+    config.update(anneal_lr=False, max_grad_norm=None)
+    tx = on_policy.make_optimizer(config, on_policy.derive_sizes(config))
+    reference = optax.adam(config.learning_rate, eps=kwargs.get("eps", 1e-5))
+    params = {"w": np.zeros((2, 3), np.float32)}
+    # A tiny gradient, where eps dominates the step's size.
+    grads = {"w": np.full((2, 3), 1e-6, np.float32)}
+    got, _ = tx.update(grads, tx.init(params), params)
+    want, _ = reference.update(grads, reference.init(params), params)
+    np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
