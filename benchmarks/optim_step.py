@@ -34,6 +34,9 @@ _BATCH_SCALE = flags.DEFINE_integer(
     "batch_scale", 1, "Batch multiplier: MLP 128 x this rows, transformer 16 x this sequences."
 )
 _OUT = flags.DEFINE_string("out", "results/benchmarks/optim_step.json", "JSON output path.")
+_PROGRESS = flags.DEFINE_bool(
+    "progress", False, "Also print each measurement as a JSON line as soon as it is taken."
+)
 
 HYPERPARAMS = {
     "sgd": {"learning_rate": 0.1, "momentum": 0.9},
@@ -108,9 +111,11 @@ def main(argv):
           f"{'mem MB':>8s} {'mem ratio':>9s}")  # fmt: skip
     for model_name in _MODELS.value:
         model, x, y = problem(model_name, _BATCH_SCALE.value)
-        results = {
-            n: measure(model, x, y, n, _STEPS.value, _REPEATS.value) for n in _OPTIMIZERS.value
-        }
+        results = {}
+        for n in _OPTIMIZERS.value:
+            results[n] = measure(model, x, y, n, _STEPS.value, _REPEATS.value)
+            if _PROGRESS.value:  # A caller that may stop this run keeps what was measured.
+                print(json.dumps({"model": model_name, "optimizer": n, **results[n]}), flush=True)
         base = results["adamw"]
         for name, r in results.items():
             r.update(

@@ -44,6 +44,20 @@ def test_gpu_caps_add_up_to_less_than_eight_minutes():
     assert caps + accelerator.MIN_TIMEOUT_S <= budget < 8 * 60
 
 
+def test_optim_step_runs_every_optimizer_at_gpu_scale():
+    from jaxml import optim
+
+    order = accelerator._OPTIMIZER_ORDER.split(",")
+    assert sorted(order) == sorted(optim.OPTIMIZERS) and order[0] == "adamw"
+
+
+def test_optim_step_headline_reads_partial_progress_lines():
+    lines = [{"model": "mlp", "optimizer": "adamw", "ms_per_step": 2.0},
+             {"model": "mlp", "optimizer": "kfac", "ms_per_step": 5.0}]  # fmt: skip
+    (line,) = accelerator.headlines("optim_step", {"figures": lines})
+    assert "adamw 2 ms/step" in line and "kfac 2.50" in line
+
+
 def test_kfac_jax_peer_only_with_its_venv(tmp_path, monkeypatch):
     monkeypatch.setattr(accelerator, "KFAC_JAX_VENV", tmp_path / "venv")
     argv, notes = accelerator.command("kfac_jax", "gpu", tmp_path / "o.json")
@@ -104,6 +118,9 @@ def test_failures_and_missing_packages_are_recorded_and_the_rest_still_runs(tmp_
     saved = json.loads(out.read_text())
     records = saved["benchmarks"]
     assert records["broken"]["status"] == "failed" and records["broken"]["returncode"] == 2
+    # The first gets all the budget the later caps leave (300 - 2 x 60), the last what is left.
+    assert 170 < records["broken"]["timeout_s"] <= 180
+    assert 250 < records["writes"]["timeout_s"] <= 300
     assert "--only/--skip" in records["broken"]["output_tail"]
     assert records["absent"]["status"] == "skipped"
     assert "no_such_pkg_20" in records["absent"]["notes"][-1]
