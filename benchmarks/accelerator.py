@@ -30,6 +30,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -57,8 +58,12 @@ class Benchmark(NamedTuple):
     env: tuple[tuple[str, str], ...] = ()  # Environment variables it is started with.
 
 
-_CORE = ("jax", "flax", "optax", "chex", "absl")
-_RL = (*_CORE, "jumanji", "rlax", "distrax", "ml_collections", "flashbax")
+# What importing each script pulls in (measured with ``python -X importtime``): jaxml's models
+# and optimizers import jumanji, distrax (with tensorflow-probability) and ml_collections. A
+# missing package deeper down still shows, as the ModuleNotFoundError its run records.
+_CORE = ("jax", "flax", "optax", "chex", "absl", "jumanji", "distrax", "tensorflow_probability",
+         "ml_collections", "sklearn")  # fmt: skip
+_RL = (*_CORE, "rlax", "flashbax")
 # optim_step's order at gpu scale: AdamW (every ratio's base), then the second-order methods.
 _OPTIMIZER_ORDER = "adamw,kfac,ring,reng,rkalman,sophia,rank1,sgd,adam,rmsprop"
 
@@ -127,7 +132,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             "gpu": ("--num_envs=16384", "--num_steps=100", "--repeats=3", "--rows=Foraging"),
         },
         {"tiny": 240, "gpu": 50},
-        (*_CORE, "jumanji"),
+        _CORE,
     ),
     "hvac_throughput": Benchmark(
         "benchmarks.hvac_throughput",
@@ -142,7 +147,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             ),
         },
         {"tiny": 240, "gpu": 35},
-        (*_CORE, "jumanji"),
+        _CORE,
     ),
     "rl_throughput": Benchmark(
         "benchmarks.rl_throughput",
@@ -195,7 +200,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             "gpu": ("--methods=kfac_adaptive", "--steps=300"),
         },
         {"tiny": 240, "gpu": 45},
-        (*_CORE, "sklearn"),
+        _CORE,
         # Its parent process holds jax too (the shared problem): without this, the parent's
         # preallocation (75 % of the GPU) would leave its workers short.
         env=(("XLA_PYTHON_CLIENT_PREALLOCATE", "false"),),
@@ -217,7 +222,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             ),
         },
         {"tiny": 240, "gpu": 20},
-        (*_CORE, "scipy"),
+        _CORE,
     ),
     "ppo_brax": Benchmark(
         "benchmarks.ppo_brax",
@@ -242,7 +247,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             ),
         },
         {"tiny": 240, "gpu": 50},
-        (*_RL, "brax"),
+        (*_RL, "brax", "mujoco"),
         out_flag=None,  # --side=jaxml prints its JSON line and writes no file.
     ),
 }
@@ -307,6 +312,7 @@ def run_benchmark(argv: list[str], out: Path, timeout_s: float, env: dict | None
         output, _ = proc.communicate()
         status = "timeout"
     wall = time.perf_counter() - start
+    missing = re.findall(r"ModuleNotFoundError: No module named '([\w.]+)'", output or "")
     return {
         "status": status,
         "returncode": proc.returncode,
@@ -314,6 +320,7 @@ def run_benchmark(argv: list[str], out: Path, timeout_s: float, env: dict | None
         "timeout_s": round(timeout_s, 1),
         "figures": _figures(out, output or ""),
         "output_tail": (output or "")[-TAIL_CHARS:],
+        **({"missing_module": missing[-1]} if missing else {}),
     }
 
 
@@ -445,12 +452,15 @@ def table(report: dict) -> str:
     lines = [
         f"{report['date']}  scale={report['scale']}  device: "
         f"{device.get('devices', device.get('error'))}  jax {device.get('jax', '?')}",
-        f"{'benchmark':24s} {'status':8s} {'wall s':>7s} {'cap s':>6s}",
+        f"{'benchmark':24s} {'status':8s} {'wall s':>7s} {'limit s':>7s}",
     ]
     for name, r in report["benchmarks"].items():
         lines.append(f"{name:24s} {r['status']:8s} {r.get('wall_s', 0):7.1f} "
-                     f"{r.get('timeout_s', 0):6.0f}")  # fmt: skip
-        lines += [f"    {line}" for line in [*r.get("notes", []), *headlines(name, r)]]
+                     f"{r.get('timeout_s', 0):7.0f}")  # fmt: skip
+        notes = [*r.get("notes", [])]
+        if "missing_module" in r:
+            notes.append(f"missing package: {r['missing_module']}")
+        lines += [f"    {line}" for line in [*notes, *headlines(name, r)]]
     lines.append(f"total {report['total_wall_s']:.1f} s; wrote {report['out']}")
     return "\n".join(lines)
 

@@ -154,3 +154,13 @@ def test_every_benchmark_at_tiny_scale(tmp_path):
         assert record["status"] == "ok", (name, record["output_tail"])
         assert record["figures"], name
         assert accelerator.headlines(name, record) != ["(figures in the JSON)"], name
+
+
+def test_a_missing_package_deeper_down_is_named(tmp_path):
+    record = accelerator.run_benchmark(
+        [sys.executable, "-c", "import no_such_pkg_20x"], tmp_path / "none.json", 60
+    )
+    assert record["status"] == "failed" and record["missing_module"] == "no_such_pkg_20x"
+    report = {"date": "d", "scale": "tiny", "device": {}, "benchmarks": {"x": record},
+              "total_wall_s": 1.0, "out": "o"}  # fmt: skip
+    assert "missing package: no_such_pkg_20x" in accelerator.table(report)
