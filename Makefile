@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run run-full test test-slow lint format clean
+.PHONY: run run-full test test-slow lint format clean bench-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,9 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results
+
+# Every benchmark at accelerator scale, < 8 min: results/benchmarks/accelerator.json (docs/accelerator.md).
+# No bootstrap: an accelerator machine may have no network; .venv's Python if there, else $(PYTHON).
+BENCH_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+bench-gpu:
+	$(BENCH_PY) -m benchmarks.accelerator --scale=gpu $(BENCH_ARGS)

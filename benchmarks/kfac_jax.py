@@ -475,7 +475,11 @@ def main() -> None:
         write_problem(problem, args.steps, args.batch_size, args.seed)
         for method in methods:
             out = Path(tmp) / f"{method}.json"
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            # jaxml's workers keep the caller's PYTHONPATH (packages installed beside the
+            # interpreter, as on an accelerator machine); kfac-jax's venv sees only its own jax.
+            inherited = [] if method == "kfac_jax" else [os.environ.get("PYTHONPATH", "")]
+            path = os.pathsep.join(p for p in (str(ROOT), *inherited) if p)
+            env = {**os.environ, "PYTHONPATH": path}
             command = worker_command(method, problem, out, args)
             subprocess.run(command, check=True, env=env, cwd=ROOT)
             results[method] = json.loads(out.read_text())

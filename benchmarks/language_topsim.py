@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-reference-above", type=int, default=1000)
+    parser.add_argument("--out", default="results/benchmarks/language_topsim.json")
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
@@ -82,7 +83,7 @@ def main() -> None:
             f"first call {compile_s:.2f} s)",
             flush=True,
         )
-    out = Path("results/benchmarks/language_topsim.json")
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     device = jax.devices()[0]
     meta = {

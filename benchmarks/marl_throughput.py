@@ -27,8 +27,9 @@ from absl import app, flags
 from benchmarks._timing import timed
 from experiments.marl.config import smax_config
 from jaxml import envs
-from jaxml.rl import mappo, on_policy
+from jaxml.rl import mappo
 from jaxml.rl._rollout import auto_reset, reset, rollout
+from jaxml.utils.trainer import scan_steps
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 128, "Parallel environments (throughput).")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 128, "Steps per environment per update.")
@@ -45,7 +46,7 @@ def throughput(num_envs: int, num_steps: int, updates: int, repeats: int) -> dic
     config.update(num_envs=num_envs, num_steps=num_steps)
     trainer = mappo.make_trainer(config, env)
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    train = jax.jit(lambda s: on_policy.scan_updates(trainer, s, updates).state)
+    train = jax.jit(lambda s: scan_steps(trainer, s, updates).state)
     train_s = timed(train, state, repeats)
 
     wrapped = auto_reset(env)

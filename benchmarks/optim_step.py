@@ -8,6 +8,7 @@ estimate (arguments + outputs + temporaries of one step).
 
   python -m benchmarks.optim_step                 # both models
   python -m benchmarks.optim_step --models=mlp --repeats=3
+  python -m benchmarks.optim_step --batch_scale=8   # batch 1,024 / 128 sequences (accelerator)
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ _MODELS = flags.DEFINE_list("models", ["mlp", "transformer"], "Models to benchma
 _OPTIMIZERS = flags.DEFINE_list("optimizers", list(optim.OPTIMIZERS), "Optimizers to compare.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed scan.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repetitions (the median is reported).")
+_BATCH_SCALE = flags.DEFINE_integer(
+    "batch_scale", 1, "Batch multiplier: MLP 128 x this rows, transformer 16 x this sequences."
+)
 _OUT = flags.DEFINE_string("out", "results/benchmarks/optim_step.json", "JSON output path.")
+_PROGRESS = flags.DEFINE_bool(
+    "progress", False, "Also print each measurement as a JSON line as soon as it is taken."
+)
 
 HYPERPARAMS = {
     "sgd": {"learning_rate": 0.1, "momentum": 0.9},
@@ -45,13 +52,15 @@ HYPERPARAMS = {
 }
 
 
-def problem(name: str):
-    """(model, inputs, targets): an MLP 3x512 on 64 features, or the char transformer."""
+def problem(name: str, batch_scale: int = 1):
+    """(model, inputs, targets): an MLP 3x512 on 64 features (batch 128 x ``batch_scale``), or
+    the char transformer (16 x ``batch_scale`` sequences of 64 tokens)."""
     key_x, key_y = jax.random.split(jax.random.PRNGKey(0))
     if name == "mlp":
-        x = jax.random.normal(key_x, (128, 64))
-        return MLP(10, hidden=(512, 512, 512)), x, jax.random.randint(key_y, (128,), 0, 10)
-    tokens = jax.random.randint(key_x, (16, 65), 0, len(ALPHABET))
+        n = 128 * batch_scale
+        x = jax.random.normal(key_x, (n, 64))
+        return MLP(10, hidden=(512, 512, 512)), x, jax.random.randint(key_y, (n,), 0, 10)
+    tokens = jax.random.randint(key_x, (16 * batch_scale, 65), 0, len(ALPHABET))
     model = CharTransformer(len(ALPHABET), 64, width=64, num_layers=2, num_heads=4)
     return model, tokens[:, :-1], tokens[:, 1:]
 
@@ -101,10 +110,12 @@ def main(argv):
     print(f"{'model':12s} {'optimizer':9s} {'ms/step':>9s} {'ratio':>6s} {'compile s':>9s} "
           f"{'mem MB':>8s} {'mem ratio':>9s}")  # fmt: skip
     for model_name in _MODELS.value:
-        model, x, y = problem(model_name)
-        results = {
-            n: measure(model, x, y, n, _STEPS.value, _REPEATS.value) for n in _OPTIMIZERS.value
-        }
+        model, x, y = problem(model_name, _BATCH_SCALE.value)
+        results = {}
+        for n in _OPTIMIZERS.value:
+            results[n] = measure(model, x, y, n, _STEPS.value, _REPEATS.value)
+            if _PROGRESS.value:  # A caller that may stop this run keeps what was measured.
+                print(json.dumps({"model": model_name, "optimizer": n, **results[n]}), flush=True)
         base = results["adamw"]
         for name, r in results.items():
             r.update(

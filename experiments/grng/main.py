@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -47,6 +48,33 @@ NAME = "grng"
 FIGURE = "digits_curves.png"
 
 
+class DigitsCNN(nn.Module):
+    """A small convolutional classifier of the 8x8 digits: image classification in miniature.
+
+    GRNG ("Gradient Regularized Natural Gradients", arXiv 2601.18420) reports image
+    classification (CIFAR-10/100, ImageNet-100, ...; its models are not stated in what we could
+    read, ``shared/papers/grng.md``); this is a convolutional stand-in small enough for a 2-core
+    CPU. The Kronecker methods precondition each 2-D convolution by its patch factors
+    (Grosse & Martens 2016, "A Kronecker-factored approximate Fisher matrix for convolution
+    layers", arXiv 1602.01407), which ``jaxml.optim`` records for every ``nn.Conv``.
+
+    Input: flattened images ``[N, 64]`` (as ``load_digits_split`` gives them) or
+    ``[N, 8, 8, 1]``. Layers: ``channels[0]`` 3x3 conv (SAME, stride 1), ReLU, then each further
+    entry a 3x3 conv of stride 2, ReLU; flattened into a dense head of ``num_classes`` logits.
+    """
+
+    num_classes: int
+    channels: tuple[int, ...] = (16, 32)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        chex.assert_equal(x[0].size, 64)  # One 8x8 grey image per row.
+        x = x.reshape(x.shape[0], 8, 8, 1)  # The digits' pixels, row-major.
+        for i, c in enumerate(self.channels):
+            x = nn.relu(nn.Conv(c, (3, 3), strides=1 if i == 0 else 2, padding="SAME")(x))
+        return nn.Dense(self.num_classes)(x.reshape(x.shape[0], -1))
+
+
 class Task(NamedTuple):
     name: str
     model: nn.Module
@@ -57,17 +85,32 @@ class Task(NamedTuple):
     num_steps: int
 
 
-def digits_task(config: ml_collections.ConfigDict) -> Task:
-    c = config.digits
+def _digits_data(c: ml_collections.ConfigDict):
+    """Train / val / test arrays of the digits split (the first ``val_fraction`` of the training
+    rows validate) and the batch sampler, shared by the MLP and the CNN task."""
     data = load_digits_split(test_fraction=0.2, split_seed=0)
     n_val = int(len(data.train.x) * c.val_fraction)  # The first n_val training points validate.
     train = (jnp.asarray(data.train.x[n_val:]), jnp.asarray(data.train.y[n_val:]))
     val = (jnp.asarray(data.train.x[:n_val]), jnp.asarray(data.train.y[:n_val]))
     test = (jnp.asarray(data.test.x), jnp.asarray(data.test.y))
-    model = ResidualMLP(NUM_CLASSES, width=c.width, num_blocks=c.num_blocks)
     sample = functools.partial(sample_rows, arrays=train, batch_size=c.batch_size)
-    return Task("digits", model, train[0][:1], sample, {"val": val, "test": test},
-                "accuracy", c.num_steps)  # fmt: skip
+    return train, {"val": val, "test": test}, sample
+
+
+def digits_task(config: ml_collections.ConfigDict) -> Task:
+    c = config.digits
+    train, eval_sets, sample = _digits_data(c)
+    model = ResidualMLP(NUM_CLASSES, width=c.width, num_blocks=c.num_blocks)
+    return Task("digits", model, train[0][:1], sample, eval_sets, "accuracy", c.num_steps)
+
+
+def digits_cnn_task(config: ml_collections.ConfigDict) -> Task:
+    """The digits as 8x8 images through ``DigitsCNN``: the same split, validation rows and
+    batch sampler as the ``digits`` task, so the two differ only in the network."""
+    c = config.digits_cnn
+    train, eval_sets, sample = _digits_data(c)
+    model = DigitsCNN(NUM_CLASSES, channels=tuple(c.channels))
+    return Task("digits_cnn", model, train[0][:1], sample, eval_sets, "accuracy", c.num_steps)
 
 
 def charlm_task(config: ml_collections.ConfigDict) -> Task:
@@ -84,7 +127,7 @@ def charlm_task(config: ml_collections.ConfigDict) -> Task:
                 "perplexity", c.num_steps)  # fmt: skip
 
 
-TASK_BUILDERS = {"digits": digits_task, "charlm": charlm_task}
+TASK_BUILDERS = {"digits": digits_task, "charlm": charlm_task, "digits_cnn": digits_cnn_task}
 
 
 def hyperparams(config: ml_collections.ConfigDict, name: str, learning_rate: float) -> dict:
@@ -210,6 +253,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_positive(config, ("digits.num_blocks", "charlm.num_steps", "charlm.batch_size"))
     check_positive(config, ("charlm.context", "charlm.eval_windows", "charlm.num_heads"))
     check_in_range(config, "digits.val_fraction", 0.0, 1.0, closed=(False, False))
+    check_positive(config, ("digits_cnn.num_steps", "digits_cnn.batch_size"))
+    check_in_range(config, "digits_cnn.val_fraction", 0.0, 1.0, closed=(False, False))
+    channels = config.digits_cnn.channels
+    ok = isinstance(channels, tuple) and bool(channels)
+    ok = ok and all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels)
+    checks.expect(ok, "--config.digits_cnn.channels", "a non-empty tuple of ints > 0", channels,
+                  ConfigError)  # fmt: skip
     heads = config.charlm.num_heads
     checks.expect(config.charlm.width % heads == 0, "--config.charlm.width",
                   f"a multiple of --config.charlm.num_heads={heads}", config.charlm.width,

@@ -97,7 +97,7 @@ def write_summary(config, results: dict, workdir: Path) -> None:
         "",
     ]
     for task_name, records in results.items():
-        quality = "accuracy" if task_name == "digits" else "perplexity"
+        quality = "perplexity" if task_name == "charlm" else "accuracy"
         lines += [
             f"### {task_name}",
             "",

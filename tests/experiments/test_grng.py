@@ -66,7 +66,11 @@ def test_every_lr_diverged_gives_no_best():
         ("optimizers", ("adamw", "lion"), "--config.optimizers: expected a non-empty tuple of sgd"),
         # A comma string inside the tuple is one (unknown) name, not two.
         ("optimizers", ("adamw,ring",), "--config.optimizers: expected a non-empty tuple"),
-        ("tasks", (), "--config.tasks: expected a non-empty tuple of digits, charlm, got ()"),
+        (
+            "tasks",
+            (),
+            "--config.tasks: expected a non-empty tuple of digits, charlm, digits_cnn, got ()",
+        ),
         ("lr_grid.sgd", (0.1, -1.0), "--config.lr_grid.sgd: expected a non-empty tuple of numbers"),
         ("charlm.width", 30, "--config.charlm.width: expected a multiple of"),
         (
