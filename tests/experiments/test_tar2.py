@@ -12,9 +12,14 @@ from jaxml.utils.config import ConfigError
 def test_presets_share_the_budget_and_name_every_method():
     config = build_config(tar2_config.get_config, "quick", {"total_timesteps": 4000})
     assert config.ippo.total_timesteps == config.mappo.total_timesteps == 4000
-    assert set(config.ippo.tar2.methods) == set(tar2_config.LABELS)
+    assert set(config.ippo.tar2.methods) == {"sparse", "dense", "tar2", "arel", "stas"}
     full = tar2_config.get_config("full")
     assert full.horizon == 50 and full.ippo.tar2.num_epochs == 200
+    # The quick run is one IPPO job (make run's time); the full one adds MAPPO.
+    assert tuple(config.algorithms) == ("ippo",)
+    assert tuple(full.algorithms) == ("ippo", "mappo")
+    for algorithm in full.algorithms:
+        assert set(full[algorithm].tar2.methods) == set(tar2_config.LABELS)
     main.validate(config)
 
 
