@@ -101,6 +101,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _first_true(mask: jax.Array) -> jax.Array:
+    """``mask`` [A, I] with only the first True of each row kept: a loop over the I items (a
+    cumulative sum lowers to a reduce-window, 5% of a ScoreG step on CPU)."""
+    seen = jnp.zeros(mask.shape[:-1], bool)
+    first = []
+    for i in range(mask.shape[-1]):
+        first.append(mask[..., i] & ~seen)
+        seen = seen | mask[..., i]
+    return jnp.stack(first, axis=-1)
+
+
 class ForagingGame(Environment[State, specs.Spec, Observation]):
     """Shared mechanics of the Foraging Games (arXiv 2505.12872); subclasses add the rules.
 
@@ -262,7 +273,7 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         picking = (act == PICK_UP) & acting  # [A]
         near = jnp.max(jnp.abs(agent_pos[:, None, :] - state.item_pos[None, :, :]), -1) <= 1
         want = picking[:, None] & near & item_visible(state)[None, :]  # [A, I]
-        lifter = want & (jnp.cumsum(want, axis=1) == 1)
+        lifter = _first_true(want)
         lifted = jnp.sum(lifter, axis=0) >= AGENTS_PER_ITEM  # [I]
         lifter = lifter & lifted[None, :]
         reward, done, success, timeout = self._outcome(state, lifted, lifter, t)
