@@ -11,7 +11,10 @@ Conventions shared by both games:
   UP, DOWN, LEFT, RIGHT, PICK_UP plus the tokens sent this step; ``action_spec`` is a nested
   ``jumanji.specs.Spec`` over that NamedTuple. Agent slot ``i`` of every array belongs to one
   policy, so a trainer pairs any two policies by feeding ``observation[..., i, ...]`` to policy
-  ``i`` and stacking their outputs; the environment holds no parameters.
+  ``i`` and stacking their outputs; the environment holds no parameters. The two heads stay
+  two leaves (trainers give each its own categorical and entropy weight), so jumanji's
+  ``check_env_does_not_smoke`` needs a ``select_action``: its random-action helper applied per
+  leaf (``tests/envs/test_conformance.py``).
 - **Moves** resolve simultaneously and symmetrically: a move fails (the agent stays) if it
   leaves the grid, enters an item's cell, enters the cell another agent stands on, or enters
   the cell another agent moves into. Swapping the agent slots swaps the outcome.
