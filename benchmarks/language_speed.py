@@ -23,7 +23,8 @@ a warm-up run, timed in turns (so load drifts hit every row alike), median of ``
     ``paper`` (256-256-128-16, LSTM 128)): env steps per second of ``trainer.step`` (collect and
     PPO-LSTM update, ``--rounds`` rounds in one jitted scan), beside random stepping of the same
     ScoreG through (a)'s rollout at the trainer's env count and rollout length, and the memory
-    per member (its parameters and Adam state; the compiled round's temporary buffers / N).
+    per member (its parameters and Adam state; the jitted scan of rounds' temporary buffers / N,
+    from XLA's memory analysis).
 
   python -m benchmarks.language_speed
   python -m benchmarks.language_speed --train_envs=1536 --train_steps=32 --agent=paper  # GPU
@@ -272,7 +273,7 @@ def train_row(
         "random_steps_per_s": env_rate,
         "train_over_random": train_rate / env_rate,
         "member_param_and_adam_bytes": per_member,
-        "round_temp_bytes_per_member": None if temp is None else temp / population_size,
+        "temp_bytes_per_member": None if temp is None else temp / population_size,
     }
 
 
@@ -283,9 +284,10 @@ def print_train(row: dict) -> None:
           f"{row['random_steps_per_s']:10.4g} env steps/s   ratio "
           f"{row['train_over_random']:.3f}")  # fmt: skip
     mib = row["member_param_and_adam_bytes"] / 2**20
-    temp = row["round_temp_bytes_per_member"]
+    temp = row["temp_bytes_per_member"]
     temp = "n/a" if temp is None else f"{temp / 2**20:.2f} MiB"
-    print(f"    per member: parameters + Adam {mib:.3f} MiB, a round's temporaries / N {temp}")
+    print(f"    per member: parameters + Adam {mib:.3f} MiB, "
+          f"the jitted rounds' temporary buffers / N {temp}")  # fmt: skip
 
 
 def main(argv):
