@@ -274,7 +274,9 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         agent_pos = self._move(state, act, acting)
         # Joint pick-up: each picking agent targets its first reachable visible item.
         picking = (act == PICK_UP) & acting  # [A]
-        near = jnp.max(jnp.abs(agent_pos[:, None, :] - state.item_pos[None, :, :]), -1) <= 1
+        gap = agent_pos[:, None, :] - state.item_pos[None, :, :]  # [A, I, 2]
+        # Coordinates spelt out: a reduce over an axis of 2 is a loop of its own on CPU.
+        near = jnp.maximum(jnp.abs(gap[..., 0]), jnp.abs(gap[..., 1])) <= 1  # [A, I]
         want = picking[:, None] & near & item_visible(state)[None, :]  # [A, I]
         lifter = _first_true(want)
         lifted = jnp.sum(lifter, axis=0) >= AGENTS_PER_ITEM  # [I]
@@ -320,8 +322,11 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         """[A, 2] cells after simultaneous moves (see the module docstring for the rule)."""
         pos = state.agent_pos
         target = pos + jnp.where(acting, jnp.asarray(self._moves)[act], 0)  # [A, 2]
-        inside = jnp.all((target >= 0) & (target < self.grid_size), axis=-1)
-        on_item = jnp.all(target[:, None, :] == state.item_pos[None, :, :], axis=-1)
+        # Coordinates spelt out, as in step.
+        inside = (target[:, 0] >= 0) & (target[:, 0] < self.grid_size)
+        inside = inside & (target[:, 1] >= 0) & (target[:, 1] < self.grid_size)
+        items = state.item_pos[None, :, :]
+        on_item = (target[:, None, 0] == items[..., 0]) & (target[:, None, 1] == items[..., 1])
         into_item = jnp.any(on_item & ~state.item_collected[None, :], axis=-1)
         on_agent = jnp.all(target[:, None, :] == pos[None, :, :], axis=-1) & self._others
         same_target = jnp.all(target[:, None, :] == target[None, :, :], axis=-1) & self._others
