@@ -11,7 +11,10 @@ Conventions shared by both games:
   UP, DOWN, LEFT, RIGHT, PICK_UP plus the tokens sent this step; ``action_spec`` is a nested
   ``jumanji.specs.Spec`` over that NamedTuple. Agent slot ``i`` of every array belongs to one
   policy, so a trainer pairs any two policies by feeding ``observation[..., i, ...]`` to policy
-  ``i`` and stacking their outputs; the environment holds no parameters.
+  ``i`` and stacking their outputs; the environment holds no parameters. The two heads stay
+  two leaves (trainers give each its own categorical and entropy weight), so jumanji's
+  ``check_env_does_not_smoke`` needs a ``select_action``: its random-action helper applied per
+  leaf (``tests/envs/test_conformance.py``).
 - **Moves** resolve simultaneously and symmetrically: a move fails (the agent stays) if it
   leaves the grid, enters an item's cell, enters the cell another agent stands on, or enters
   the cell another agent moves into. Swapping the agent slots swaps the outcome.
@@ -99,6 +102,17 @@ def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _first_true(mask: jax.Array) -> jax.Array:
+    """``mask`` [A, I] with only the first True of each row kept: a loop over the I items (a
+    cumulative sum lowers to a reduce-window, 5% of a ScoreG step on CPU)."""
+    seen = jnp.zeros(mask.shape[:-1], bool)
+    first = []
+    for i in range(mask.shape[-1]):
+        first.append(mask[..., i] & ~seen)
+        seen = seen | mask[..., i]
+    return jnp.stack(first, axis=-1)
 
 
 class ForagingGame(Environment[State, specs.Spec, Observation]):
@@ -260,9 +274,11 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         agent_pos = self._move(state, act, acting)
         # Joint pick-up: each picking agent targets its first reachable visible item.
         picking = (act == PICK_UP) & acting  # [A]
-        near = jnp.max(jnp.abs(agent_pos[:, None, :] - state.item_pos[None, :, :]), -1) <= 1
+        gap = agent_pos[:, None, :] - state.item_pos[None, :, :]  # [A, I, 2]
+        # Coordinates spelt out: a reduce over an axis of 2 is a loop of its own on CPU.
+        near = jnp.maximum(jnp.abs(gap[..., 0]), jnp.abs(gap[..., 1])) <= 1  # [A, I]
         want = picking[:, None] & near & item_visible(state)[None, :]  # [A, I]
-        lifter = want & (jnp.cumsum(want, axis=1) == 1)
+        lifter = _first_true(want)
         lifted = jnp.sum(lifter, axis=0) >= AGENTS_PER_ITEM  # [I]
         lifter = lifter & lifted[None, :]
         reward, done, success, timeout = self._outcome(state, lifted, lifter, t)
@@ -306,8 +322,11 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         """[A, 2] cells after simultaneous moves (see the module docstring for the rule)."""
         pos = state.agent_pos
         target = pos + jnp.where(acting, jnp.asarray(self._moves)[act], 0)  # [A, 2]
-        inside = jnp.all((target >= 0) & (target < self.grid_size), axis=-1)
-        on_item = jnp.all(target[:, None, :] == state.item_pos[None, :, :], axis=-1)
+        # Coordinates spelt out, as in step.
+        inside = (target[:, 0] >= 0) & (target[:, 0] < self.grid_size)
+        inside = inside & (target[:, 1] >= 0) & (target[:, 1] < self.grid_size)
+        items = state.item_pos[None, :, :]
+        on_item = (target[:, None, 0] == items[..., 0]) & (target[:, None, 1] == items[..., 1])
         into_item = jnp.any(on_item & ~state.item_collected[None, :], axis=-1)
         on_agent = jnp.all(target[:, None, :] == pos[None, :, :], axis=-1) & self._others
         same_target = jnp.all(target[:, None, :] == target[None, :, :], axis=-1) & self._others

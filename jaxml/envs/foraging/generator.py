@@ -16,7 +16,7 @@ from jaxml.envs.foraging.types import State
 
 def _below(bits: jax.Array, n) -> jax.Array:
     """Integers uniform in ``0..n-1`` from uint32 ``bits`` (modulo bias < n / 2**32)."""
-    return (bits % jnp.asarray(n, jnp.uint32)).astype(jnp.int32)
+    return jax.lax.rem(bits, jnp.asarray(n, jnp.uint32)).astype(jnp.int32)
 
 
 def _two_distinct(bits: jax.Array, values: np.ndarray) -> jax.Array:
@@ -25,6 +25,49 @@ def _two_distinct(bits: jax.Array, values: np.ndarray) -> jax.Array:
     first, second = _below(bits[0], n), _below(bits[1], n - 1)
     second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
     return jnp.asarray(values)[jnp.stack([first, second])]
+
+
+_GOLDEN = np.uint32(0x9E3779B9)  # 2**32 / golden ratio: keeps a zero word from mixing to 0.
+
+
+def _mix(x: jax.Array) -> jax.Array:
+    """MurmurHash3's 32-bit finaliser (Appleby): a bijection of uint32 that mixes every bit."""
+    x = x ^ (x >> 16)
+    x = x * np.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * np.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def _draws(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[2] uint32 draws from ``key``'s first two words, and the key the start state keeps.
+
+    Reset runs at every step under auto-reset (jumanji's wrapper computes it for every env and
+    selects), and a threefry hash there is a loop of its own on CPU, about a fifth of a ScoreG
+    step (benchmarks/language_speed.py). So reset does not hash: a two-round Feistel network of
+    ``_mix`` maps the key's words ``(w0, w1)`` to the draws. It is a bijection of uint32 pairs,
+    so the draws are exactly uniform whenever the key is: the keys reset gets from
+    ``jax.random.split`` (the wrapper's auto-reset, ``VmapWrapper``, rollouts) are threefry
+    outputs. A hand-made key such as ``PRNGKey(seed)`` still gives every seed its own start.
+    The state keeps ``key``; auto-reset hashes it (``jax.random.split``) for the next episode.
+    """
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    words = jnp.ravel(jax.random.key_data(key) if typed else key).astype(jnp.uint32)
+    w0, w1 = words[0], words[1]
+    w0 = w0 ^ _mix(w1 + _GOLDEN)  # Feistel rounds: (w0, w1) -> (w0 ^ F(w1), w1 ^ F(...)).
+    w1 = w1 ^ _mix(w0 + _GOLDEN)
+    return jnp.stack([_mix(w0), _mix(w1)]), key
+
+
+def _digits(value: jax.Array, radices: tuple[int, ...]) -> list[jax.Array]:
+    """Mixed-radix digits of ``value`` (least significant first): uniform in ``0..r-1`` each and
+    independent when ``value`` is uniform in ``0..prod(radices)-1``."""
+    value = value.astype(jnp.uint32)  # Unsigned: plain remainders (jnp's % floors signs).
+    digits = []
+    for radix in radices:
+        digits.append(jax.lax.rem(value, np.uint32(radix)).astype(jnp.int32))
+        value = jax.lax.div(value, np.uint32(radix))
+    return digits
 
 
 def _nth_true(mask: jax.Array, bits: jax.Array) -> jax.Array:
@@ -67,30 +110,29 @@ class ScoreGGenerator:
         self.score_values = np.asarray(score_values, np.int32)
 
     def __call__(self, key: jax.Array) -> State:
-        # One hash for every draw of the episode: reset runs at every step under auto-reset.
-        key_bits, key_state = jax.random.split(key)
-        bits = jax.random.bits(key_bits, (7,), jnp.uint32)
-        last = self.grid_size - 1
-        scores = _two_distinct(bits[0:2], self.score_values)
-        top_row = jnp.where(bits[2] & 1, 0, last)
+        # Two 32-bit draws for the whole episode (reset runs at every step under auto-reset):
+        # one for the ordered pair of distinct scores, one split into the layout's digits.
+        # Modulo bias: below n (n - 1) / 2**32 and 72 G**2 / 2**32.
+        bits, key_state = _draws(key)
+        g, last, n = self.grid_size, self.grid_size - 1, len(self.score_values)
+        first, second = _digits(_below(bits[0], n * (n - 1)), (n, n - 1))
+        second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
+        scores = jnp.asarray(self.score_values)[jnp.stack([first, second])]
+        # Which item is on top (2), the two columns (G each), each agent's spot (6 = lcm(2, 3):
+        # uniform over the 2 or 3 free spots beside its item after a modulo by their count).
+        coin, col_0, col_1, spot_0, spot_1 = _digits(_below(bits[1], 72 * g * g), (2, g, g, 6, 6))
+        top_row = jnp.where(coin == 1, 0, last)
         rows = jnp.stack([top_row, last - top_row])
-        cols = _below(bits[3:5], self.grid_size)
+        cols = jnp.stack([col_0, col_1])
         item_pos = jnp.stack([rows, cols], axis=-1)  # [I, 2]
-        inward = jnp.where(rows == 0, 1, -1)
-        zero = jnp.zeros_like(inward)
-        # Candidate cells beside each item: [I, 3, 2] = left, right, one row inward.
-        offsets = jnp.stack(
-            [
-                jnp.stack([zero, zero - 1], -1),
-                jnp.stack([zero, zero + 1], -1),
-                jnp.stack([inward, zero], -1),
-            ],
-            axis=1,
-        )
-        candidates = item_pos[:, None, :] + offsets
-        valid = jnp.all((candidates >= 0) & (candidates <= last), axis=-1)  # [I, 3]
-        pick = _nth_true(valid, bits[5:7])  # [I]
-        agent_pos = jnp.take_along_axis(candidates, pick[:, None, None], axis=1)[:, 0]
+        # Spots beside an item, in order: left (if col > 0), right (if col < G - 1), one row
+        # inward (always); the agent takes the (spot mod count)-th of those that exist.
+        left, right = cols > 0, cols < last
+        count = 1 + left.astype(jnp.int32) + right.astype(jnp.int32)
+        nth = jax.lax.rem(jnp.stack([spot_0, spot_1]), count)
+        d_col = jnp.where(left & (nth == 0), -1, jnp.where(right & (nth == left), 1, 0))
+        d_row = jnp.where(d_col == 0, jnp.where(rows == 0, 1, -1), 0)
+        agent_pos = item_pos + jnp.stack([d_row, d_col], axis=-1)
         return _empty_state(
             agent_pos, item_pos, scores, jnp.zeros((2,), jnp.int32), self.message_length, key_state
         )

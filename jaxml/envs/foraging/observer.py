@@ -1,7 +1,12 @@
 """Egocentric observations of the Foraging Games (arXiv 2505.12872).
 
-The view is computed by comparing each window cell's absolute coordinates with the agents' and
-items' cells: [A, v, v, I] booleans, no gather, no padding and no per-agent Python loop.
+The view is built from a few [A, I] and [A] numbers computed first (each item's offset from each
+agent, the grid's edges as offsets), so that each window cell costs a handful of compares and
+selects among float32 constants: no gather, no padding, no per-agent Python loop, no per-cell
+integer-to-float conversion. The observer runs twice per auto-reset step (for the step and for
+the reset): with constant views a ScoreG step ran 2.4x faster, and this form of the view made
+the whole step 16% faster than comparing every cell's absolute coordinates with every item's
+(single-threaded CPU time; benchmarks/language_speed.py times it).
 """
 
 from __future__ import annotations
@@ -50,32 +55,59 @@ class ForagingObserver:
         self.agent_visible = agent_visible
         self.num_channels = 2 if score_channel else 1
         radius = view_size // 2
-        span = np.arange(-radius, radius + 1)
-        # [v, v, 2] (d_row, d_col) of each window cell; the centre is (0, 0).
-        self._offsets = np.stack(np.meshgrid(span, span, indexing="ij"), axis=-1).astype(np.int32)
+        span = np.arange(-radius, radius + 1, dtype=np.int32)
+        self._d_row = span[None, :, None]  # [1, v, 1] the window cells' offsets ...
+        self._d_col = span[None, None, :]  # [1, 1, v] ... from the agent
+        centre = np.zeros((view_size, view_size), bool)
+        centre[radius, radius] = True
+        self._centre = centre[None]  # [1, v, v]: the agent's own cell
+        self._far = np.int32(view_size)  # An offset no window cell has (hides an item).
 
     def views(self, state: State) -> jnp.ndarray:
         """[A, v, v, C] float32 views in [0, 1]."""
-        cells = state.agent_pos[:, None, None, :] + self._offsets[None]  # [A, v, v, 2]
-        outside = jnp.any((cells < 0) | (cells >= self.grid_size), axis=-1)  # [A, v, v]
-        item_here = jnp.all(cells[..., None, :] == state.item_pos[None, None, None], axis=-1)
-        item_here = item_here & item_visible(state)[None, None, None, :]  # [A, v, v, I]
-        centre = np.all(self._offsets == 0, axis=-1)[None]  # [1, v, v]
-        if self.agent_visible:
-            agent_here = jnp.all(cells[..., None, :] == state.agent_pos[None, None, None], -1)
-            agent_here = jnp.any(agent_here, axis=-1)  # The agent itself or its partner.
+        pos = state.agent_pos  # [A, 2]
+        # Per agent and item, computed once: the item's offset, or one no cell has if hidden.
+        shown = item_visible(state)[None, :]  # [1, I]
+        rel = state.item_pos[None, :, :] - pos[:, None, :]  # [A, I, 2]
+        rel_row = jnp.where(shown, rel[..., 0], self._far)  # [A, I]
+        rel_col = jnp.where(shown, rel[..., 1], self._far)
+        # The grid's edges as offsets from the agent: cell (dr, dc) is outside when dr < -row
+        # or dr > G - 1 - row (and the same for columns).
+        row, col, last = pos[:, 0, None, None], pos[:, 1, None, None], self.grid_size - 1
+        outside = (self._d_row < -row) | (self._d_row > last - row)
+        outside = outside | (self._d_col < -col) | (self._d_col > last - col)  # [A, v, v]
+        here = [
+            (self._d_row == rel_row[:, i, None, None]) & (self._d_col == rel_col[:, i, None, None])
+            for i in range(rel_row.shape[1])
+        ]  # I x [A, v, v]
+        any_item = here[0]
+        for item in here[1:]:
+            any_item = any_item | item
+        if self.agent_visible:  # The agent itself or its partner.
+            gap = pos[::-1] - pos  # [A, 2]: two agents, the partner is the other row.
+            partner = (self._d_row == gap[:, 0, None, None]) & (
+                self._d_col == gap[:, 1, None, None]
+            )
+            agent_here = self._centre | partner
         else:
-            agent_here = jnp.broadcast_to(centre, cells.shape[:-1])
+            agent_here = self._centre
         occupancy = jnp.where(
             outside,
-            WALL,
-            jnp.where(jnp.any(item_here, axis=-1), ITEM, jnp.where(agent_here, AGENT, EMPTY)),
-        )
-        channels = [occupancy]
-        if self.score_channel:
-            seen_score = jnp.where(state.assigned, state.item_score[None, :], 0)  # [A, I]
-            channels.append(jnp.sum(jnp.where(item_here, seen_score[:, None, None, :], 0), -1))
-        return jnp.stack(channels, axis=-1).astype(jnp.float32) / 255.0
+            np.float32(WALL / 255),
+            jnp.where(
+                any_item,
+                np.float32(ITEM / 255),
+                jnp.where(agent_here, np.float32(AGENT / 255), np.float32(EMPTY / 255)),
+            ),
+        )  # [A, v, v]
+        if not self.score_channel:
+            return occupancy[..., None]
+        seen = jnp.where(state.assigned, state.item_score[None, :], 0)  # [A, I]
+        seen = seen.astype(jnp.float32) / 255.0
+        score = jnp.zeros(occupancy.shape, jnp.float32)
+        for i, item in enumerate(here):  # Items never share a cell.
+            score = jnp.where(item, seen[:, i, None, None], score)
+        return jnp.stack([occupancy, score], axis=-1)
 
     def __call__(self, state: State) -> Observation:
         return Observation(view=self.views(state), position=state.agent_pos, message=state.inbox)

@@ -76,3 +76,43 @@ def test_temporalg_spawn_rules(split, times):
     assert np.all(s.item_appear[:, 0] != s.item_appear[:, 1])
     assert set(np.unique(s.item_appear)) == set(times)
     assert 0.4 < np.mean(s.item_appear[:, 0] < s.item_appear[:, 1]) < 0.6
+
+
+def chi_square_p(counts: np.ndarray) -> float:
+    """p-value of uniform ``counts`` (a chi-square test)."""
+    from scipy import stats
+
+    return float(stats.chisquare(counts).pvalue)
+
+
+def test_scoreg_draws_are_uniform_and_independent():
+    """Reset mixes the key's words (no hash of its own): over split keys, every draw is uniform
+    and the parts of a start are independent, as with the threefry draws it replaced."""
+    env, s = starts(ForagingScoreG)
+    g = env.grid_size
+    values = np.asarray(env.generator.score_values)
+    first = np.searchsorted(values, s.item_score[:, 0])
+    assert chi_square_p(np.bincount(first, minlength=len(values))) > 1e-3
+    top = s.item_pos[:, 0, 0] == 0
+    cols = s.item_pos[:, :, 1]
+    assert chi_square_p(np.bincount(cols[:, 0] * g + cols[:, 1], minlength=g * g)) > 1e-3
+    # Spots beside a middle-column item: left, right and inward equally often.
+    middle = (cols[:, 0] > 0) & (cols[:, 0] < g - 1)
+    d = s.agent_pos[middle, 0] - s.item_pos[middle, 0]
+    spot = np.where(d[:, 1] == -1, 0, np.where(d[:, 1] == 1, 1, 2))
+    assert chi_square_p(np.bincount(spot, minlength=3)) > 1e-3
+    # Independence: which item is on top says nothing about which score is higher.
+    table = np.histogram2d(top, s.item_score[:, 0] > s.item_score[:, 1], bins=2)[0]
+    from scipy import stats
+
+    assert stats.chi2_contingency(table).pvalue > 1e-3
+
+
+def test_scoreg_hand_made_and_typed_keys_give_distinct_starts():
+    env = ForagingScoreG()
+    raw = jit(jax.vmap(lambda s: env.generator(jax.random.PRNGKey(s))))(np.arange(256))
+    pairs = {tuple(p) for p in np.asarray(raw.item_score).tolist()}
+    assert len(pairs) > 200  # Seeds 0..255 (keys [0, s]) are not one start.
+    state = jit(env.generator)(jax.random.key(3))
+    assert jax.dtypes.issubdtype(state.key.dtype, jax.dtypes.prng_key)
+    assert set(np.asarray(state.item_pos[:, 0]).tolist()) == {0, env.grid_size - 1}
