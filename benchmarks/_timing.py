@@ -17,3 +17,28 @@ def timed(fn, arg, repeats: int) -> float:
         jax.block_until_ready(fn(arg))
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_steps_per_second(
+    builders: list, num_envs: int, num_steps: int, repeats: int
+) -> list[float]:
+    """Median env steps per second of each ``builder(num_envs, num_steps) -> (init, run)``.
+
+    Every ``run`` is compiled and warmed up first, then the builders are timed in turns (one
+    call of each per repetition), so a drift in the machine's load hits all of them alike. Each
+    call is fed the previous call's carry, so nothing it computes can be dropped as unused.
+    """
+    runs = []
+    for builder in builders:
+        init, run = builder(num_envs, num_steps)
+        carry = jax.block_until_ready(init(jax.random.PRNGKey(0)))
+        carry = jax.block_until_ready(run(carry))  # Compile and warm up.
+        runs.append([run, carry])
+    times = [[] for _ in builders]
+    for _ in range(repeats):
+        for i, entry in enumerate(runs):
+            run, carry = entry
+            start = time.perf_counter()
+            entry[1] = jax.block_until_ready(run(carry))
+            times[i].append(time.perf_counter() - start)
+    return [num_envs * num_steps / statistics.median(ts) for ts in times]

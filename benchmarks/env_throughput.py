@@ -30,8 +30,6 @@ from __future__ import annotations
 import importlib
 import json
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +40,7 @@ from jumanji.environments import LevelBasedForaging
 from jumanji.environments.routing.lbf.generator import RandomGenerator
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
+from benchmarks._timing import interleaved_steps_per_second
 from jaxml import envs
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 1024, "Parallel environments.")
@@ -169,26 +168,6 @@ def all_pairs() -> list[Pair]:
     return pairs
 
 
-def steps_per_second(
-    builders: list[Builder], num_envs: int, num_steps: int, repeats: int
-) -> list[float]:
-    """Median env steps per second of each builder, timed in turns so load drifts hit all."""
-    runs = []
-    for builder in builders:
-        init, run = builder(num_envs, num_steps)
-        carry = jax.block_until_ready(init(jax.random.PRNGKey(0)))
-        carry = jax.block_until_ready(run(carry))  # Compile and warm up.
-        runs.append([run, carry])
-    times = [[] for _ in builders]
-    for _ in range(repeats):
-        for i, entry in enumerate(runs):
-            run, carry = entry
-            start = time.perf_counter()
-            entry[1] = jax.block_until_ready(run(carry))
-            times[i].append(time.perf_counter() - start)
-    return [num_envs * num_steps / statistics.median(ts) for ts in times]
-
-
 def main(argv):
     del argv
     t, repeats = _NUM_STEPS.value, _REPEATS.value
@@ -201,7 +180,7 @@ def main(argv):
         if _ROWS.value and not any(pair.name.startswith(prefix) for prefix in _ROWS.value):
             continue
         n = getattr(pair, "num_envs", None) or _NUM_ENVS.value  # Adapter rows may set their own.
-        ours, peer = steps_per_second([pair.ours, pair.peer], n, t, repeats)
+        ours, peer = interleaved_steps_per_second([pair.ours, pair.peer], n, t, repeats)
         row = {"name": pair.name, "ours_steps_per_s": ours, "peer_steps_per_s": peer,
                "ratio": ours / peer, "peer": pair.peer_name, "num_envs": n}  # fmt: skip
         rows.append(row)

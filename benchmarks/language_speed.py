@@ -52,6 +52,7 @@ from jumanji.environments.routing.lbf.generator import RandomGenerator
 from jumanji.types import StepType, TimeStep
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
+from benchmarks._timing import interleaved_steps_per_second
 from jaxml import envs
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 1024, "(a) parallel environments.")
@@ -190,28 +191,10 @@ def env_rows(jit: Callable = jax.jit) -> list[Row]:
     return rows
 
 
-def steps_per_second(builders: list[Builder], num_envs: int, num_steps: int, repeats: int):
-    """Median env steps per second of each builder, timed in turns; and each final carry."""
-    runs = []
-    for builder in builders:
-        init, run = builder(num_envs, num_steps)
-        carry = jax.block_until_ready(init(jax.random.PRNGKey(0)))
-        carry = jax.block_until_ready(run(carry))  # Compile and warm up.
-        runs.append([run, carry])
-    times = [[] for _ in builders]
-    for _ in range(repeats):
-        for i, entry in enumerate(runs):
-            start = time.perf_counter()
-            entry[1] = jax.block_until_ready(entry[0](entry[1]))
-            times[i].append(time.perf_counter() - start)
-    rates = [num_envs * num_steps / statistics.median(ts) for ts in times]
-    return rates, [entry[1] for entry in runs]
-
-
 def env_table(num_envs: int, num_steps: int, repeats: int, jit: Callable = jax.jit) -> list[dict]:
     """(a)'s rows: ``{name, steps_per_s, peer, ratio}`` (ratio: over the peer row's rate)."""
     rows = env_rows(jit)
-    rates, _ = steps_per_second([r.builder for r in rows], num_envs, num_steps, repeats)
+    rates = interleaved_steps_per_second([r.builder for r in rows], num_envs, num_steps, repeats)
     by_name = dict(zip([r.name for r in rows], rates, strict=True))
     out = []
     for row, rate in zip(rows, rates, strict=True):
