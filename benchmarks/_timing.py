@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jax
+
+# One side of a throughput row: ``builder(num_envs, num_steps) -> (init, run)``, where
+# ``init(key)`` makes the carry and ``run(carry)`` takes ``num_envs * num_steps`` env steps.
+Builder = Callable[[int, int], tuple[Callable[[jax.Array], Any], Callable[[Any], Any]]]
 
 
 def timed(fn, arg, repeats: int) -> float:
@@ -20,7 +26,7 @@ def timed(fn, arg, repeats: int) -> float:
 
 
 def interleaved_steps_per_second(
-    builders: list, num_envs: int, num_steps: int, repeats: int
+    builders: list[Builder], num_envs: int, num_steps: int, repeats: int
 ) -> list[float]:
     """Median env steps per second of each ``builder(num_envs, num_steps) -> (init, run)``.
 

@@ -37,10 +37,10 @@ from typing import Any, NamedTuple
 import jax
 from absl import app, flags
 from jumanji.environments import LevelBasedForaging
-from jumanji.environments.routing.lbf.generator import RandomGenerator
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
-from benchmarks._timing import interleaved_steps_per_second
+from benchmarks._peers import lbf
+from benchmarks._timing import Builder, interleaved_steps_per_second
 from jaxml import envs
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 1024, "Parallel environments.")
@@ -50,8 +50,6 @@ _ROWS = flags.DEFINE_list(
     "rows", [], "Only rows whose name starts with one of these (all if empty)."
 )
 _OUT = flags.DEFINE_string("out", "results/benchmarks/env_throughput.json", "JSON output path.")
-
-Builder = Callable[[int, int], tuple[Callable[[jax.Array], Any], Callable[[Any], Any]]]
 
 
 class Pair(NamedTuple):
@@ -112,13 +110,6 @@ def jumanji_step_only(make_env: Callable[[], Any]) -> Builder:
         return jax.jit(init), run
 
     return build
-
-
-def lbf(grid_size: int, num_food: int, fov: int, time_limit: int, grid_observation: bool):
-    generator = RandomGenerator(grid_size=grid_size, num_agents=2, num_food=num_food, fov=fov)
-    return lambda: LevelBasedForaging(
-        generator=generator, time_limit=time_limit, grid_observation=grid_observation
-    )
 
 
 def foraging_pairs() -> list[Pair]:

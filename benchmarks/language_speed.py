@@ -47,12 +47,11 @@ import numpy as np
 from absl import app, flags
 from jumanji import specs
 from jumanji.env import Environment
-from jumanji.environments import LevelBasedForaging
-from jumanji.environments.routing.lbf.generator import RandomGenerator
 from jumanji.types import StepType, TimeStep
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
-from benchmarks._timing import interleaved_steps_per_second
+from benchmarks._peers import lbf
+from benchmarks._timing import Builder, interleaved_steps_per_second
 from jaxml import envs
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 1024, "(a) parallel environments.")
@@ -64,8 +63,6 @@ _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 16, "(b) rollout length per r
 _ROUNDS = flags.DEFINE_integer("rounds", 4, "(b) training rounds per timed run (0: skip (b)).")
 _AGENT = flags.DEFINE_enum("agent", "cpu", ["cpu", "paper"], "(b) the agent network.")
 _OUT = flags.DEFINE_string("out", "results/benchmarks/language_speed.json", "JSON output path.")
-
-Builder = Callable[[int, int], tuple[Callable[[jax.Array], Any], Callable[[Any], Any]]]
 
 
 def checksum(timestep: TimeStep) -> jax.Array:
@@ -165,14 +162,6 @@ class NullGame(Environment):
         return self.game.discount_spec
 
 
-def lbf(horizon: int) -> Callable[[], Environment]:
-    """jumanji's LevelBasedForaging at the Foraging Games' size (5x5, 2 agents, 3x3 view)."""
-    generator = RandomGenerator(grid_size=5, num_agents=2, num_food=1, fov=1)
-    return lambda: LevelBasedForaging(
-        generator=generator, time_limit=horizon, grid_observation=True
-    )
-
-
 class Row(NamedTuple):
     name: str
     builder: Builder
@@ -184,7 +173,7 @@ def env_rows(jit: Callable = jax.jit) -> list[Row]:
     rows = []
     for game, horizon in (("ForagingScoreG-v0", 10), ("ForagingTemporalG-v0", 20)):
         peer = f"LevelBasedForaging 5x5, 2 agents, 1 food, fov 1, T {horizon}"
-        rows.append(Row(peer, consumed_rollout(lbf(horizon), jit), ""))
+        rows.append(Row(peer, consumed_rollout(lbf(5, 1, 1, horizon, True), jit), ""))
         rows.append(Row(game, consumed_rollout(lambda game=game: envs.make(game), jit), peer))
     floor = consumed_rollout(lambda: NullGame(envs.make("ForagingScoreG-v0")), jit)
     rows.append(Row("floor (null env, ScoreG specs, T 10)", floor, ""))

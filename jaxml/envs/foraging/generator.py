@@ -19,12 +19,18 @@ def _below(bits: jax.Array, n) -> jax.Array:
     return jax.lax.rem(bits, jnp.asarray(n, jnp.uint32)).astype(jnp.int32)
 
 
+def _distinct_pair(first: jax.Array, second: jax.Array, values: np.ndarray) -> jax.Array:
+    """``values[first]`` and a different entry: ``first`` uniform in ``0..n-1``, ``second`` in
+    ``0..n-2`` (the index among the other ``n − 1``), so the pair is uniform without
+    replacement: [2]."""
+    second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
+    return jnp.asarray(values)[jnp.stack([first, second])]
+
+
 def _two_distinct(bits: jax.Array, values: np.ndarray) -> jax.Array:
     """Two distinct entries of ``values``, uniform without replacement, from 2 uint32s: [2]."""
     n = len(values)
-    first, second = _below(bits[0], n), _below(bits[1], n - 1)
-    second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
-    return jnp.asarray(values)[jnp.stack([first, second])]
+    return _distinct_pair(_below(bits[0], n), _below(bits[1], n - 1), values)
 
 
 _GOLDEN = np.uint32(0x9E3779B9)  # 2**32 / golden ratio: keeps a zero word from mixing to 0.
@@ -116,8 +122,7 @@ class ScoreGGenerator:
         bits, key_state = _draws(key)
         g, last, n = self.grid_size, self.grid_size - 1, len(self.score_values)
         first, second = _digits(_below(bits[0], n * (n - 1)), (n, n - 1))
-        second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
-        scores = jnp.asarray(self.score_values)[jnp.stack([first, second])]
+        scores = _distinct_pair(first, second, self.score_values)
         # Which item is on top (2), the two columns (G each), each agent's spot (6 = lcm(2, 3):
         # uniform over the 2 or 3 free spots beside its item after a modulo by their count).
         coin, col_0, col_1, spot_0, spot_1 = _digits(_below(bits[1], 72 * g * g), (2, g, g, 6, 6))
