@@ -98,14 +98,16 @@ def transition_gae(
     *,
     gamma: float,
     gae_lambda: float,
+    advantage: str = "gae",
 ) -> tuple[jax.Array, jax.Array]:
     """``(advantages, targets)`` ``[T, B, ...]`` of a time-major ``traj`` whose observations have
     ``values`` ``[T, B, ...]``, bootstrapped from ``last_value`` ``[B, ...]`` (the observation
-    after the last step) and, where an episode was truncated, its ``final_value``."""
+    after the last step) and, where an episode was truncated, its ``final_value``; ``advantage``
+    as in ``gae_time_major``."""
     values = jnp.concatenate([values, last_value[None]], axis=0)
     return gae_time_major(
         traj.reward, traj.discount, traj.done, values, final_value,
-        gamma=gamma, lambda_=gae_lambda,
+        gamma=gamma, lambda_=gae_lambda, advantage=advantage,
     )  # fmt: skip
 
 
@@ -122,8 +124,10 @@ def rollout_and_gae(
     gae_lambda: float,
     extras_fn: Callable[..., Any] | None = None,
     reward_scale: float = 1.0,
+    advantage: str = "gae",
 ) -> tuple[RolloutState, Batch]:
-    """Rolls ``act_fn`` out for ``num_steps`` steps; advantages and targets by GAE (``[T, B]``).
+    """Rolls ``act_fn`` out for ``num_steps`` steps; advantages (``advantage``: one of
+    ``ADVANTAGES``) and λ-return targets by GAE (``[T, B]``).
 
     Rewards (after any running normalisation) are multiplied by ``reward_scale`` before GAE, so
     the critic learns scaled returns (brax's ``reward_scaling``; episode statistics stay raw).
@@ -141,8 +145,9 @@ def rollout_and_gae(
         traj = traj._replace(reward=traj.reward * reward_scale)
     last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
     advantages, targets = transition_gae(
-        traj, traj.value, last_value, final_value, gamma=gamma, gae_lambda=gae_lambda
-    )
+        traj, traj.value, last_value, final_value,
+        gamma=gamma, gae_lambda=gae_lambda, advantage=advantage,
+    )  # fmt: skip
     return rollout_state, Batch(traj, advantages, targets)
 
 
@@ -176,6 +181,7 @@ def collect(
     gae_lambda: float,
     bootstrap_truncated: bool,
     reward_scale: float = 1.0,
+    advantage: str = "gae",
 ) -> tuple[RolloutState, Batch]:
     """``rollout_and_gae`` for a single-agent ``ActorCritic`` (``Batch [T, B]``)."""
     return rollout_and_gae(
@@ -193,4 +199,5 @@ def collect(
         gamma=gamma,
         gae_lambda=gae_lambda,
         reward_scale=reward_scale,
+        advantage=advantage,
     )

@@ -14,6 +14,12 @@ the next episode of an auto-resetting environment.
 The recursion is rlax's ``truncated_generalized_advantage_estimation``: it bootstraps from
 ``values[t+1]`` and cuts traces with the same discount, so a finished episode's bootstrap
 ``γ d_t v'_t`` is folded into its reward and its discount set to 0.
+
+``advantage="lambda_return"`` is the advantage brax's PPO trainer feeds its policy loss
+(``brax.training.agents.ppo.losses.compute_gae``): one full step against the λ-return,
+``A_t = r_t + γ_t G^λ_{t+1} − v_t = δ_t + γ_t A^GAE_{t+1}`` with ``γ_t = γ d_t (1 − done_t)``,
+i.e. GAE whose first link is not discounted by λ (IMPALA's policy-gradient advantage, Espeholt
+et al., arXiv 1802.01561, on-policy). The value targets are the λ-returns either way.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ import chex
 import jax
 import jax.numpy as jnp
 import rlax
+
+from jaxml.utils import checks
+
+# What ``gae_time_major`` returns as advantages (the targets are the λ-returns for both).
+ADVANTAGES = ("gae", "lambda_return")
 
 
 def gae(
@@ -68,6 +79,7 @@ def gae_time_major(
     *,
     gamma: float,
     lambda_: float,
+    advantage: str = "gae",
 ) -> tuple[jax.Array, jax.Array]:
     """``gae`` vmapped over a batch of trajectories, e.g. a rollout's ``[T, B]`` arrays.
 
@@ -76,10 +88,13 @@ def gae_time_major(
       done: ``[T, B]``; broadcast over trailing per-agent axes.
       values: ``[T + 1, *batch]``.
       gamma, lambda_: as in ``gae``.
+      advantage: one of ``ADVANTAGES`` (see the module docstring).
 
     Returns:
-      ``(advantages, targets)``, both ``[T, *batch]``; ``targets = advantages + values[:-1]``.
+      ``(advantages, targets)``, both ``[T, *batch]``; ``targets`` are the λ-returns
+      ``A^GAE + values[:-1]``.
     """
+    checks.choice(advantage, "advantage", ADVANTAGES)
     chex.assert_equal_shape([reward, discount, final_value])
     chex.assert_shape(values, (reward.shape[0] + 1,) + reward.shape[1:])
     done = jnp.reshape(done, done.shape + (1,) * (reward.ndim - done.ndim))
@@ -98,4 +113,10 @@ def gae_time_major(
         flat(reward), flat(discount), flat(done), flat(values), flat(final_value)
     )
     advantages = jnp.reshape(advantages, (num_steps,) + batch)
-    return advantages, advantages + values[:-1]
+    targets = advantages + values[:-1]
+    if advantage == "lambda_return":
+        # A_t = δ_t + γ_t A^GAE_{t+1} = A^GAE_t + (1 − λ) γ_t A^GAE_{t+1}; nothing after step T.
+        step_discount = gamma * discount * (1.0 - done.astype(discount.dtype))
+        following = jnp.concatenate([advantages[1:], jnp.zeros_like(advantages[:1])], axis=0)
+        advantages = advantages + (1.0 - lambda_) * step_discount * following
+    return advantages, targets

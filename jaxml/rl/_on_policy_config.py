@@ -12,6 +12,7 @@ from jumanji.env import Environment
 from jaxml import optim
 from jaxml.models.actor_critic import ActorCritic, make_actor_critic
 from jaxml.rl._evaluate import make_evaluate
+from jaxml.rl._gae import ADVANTAGES
 from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
@@ -45,6 +46,9 @@ def base_config() -> ml_collections.ConfigDict:
             "max_grad_norm": 0.5,  # Global-norm gradient clip.
             "gamma": 0.99,
             "gae_lambda": 0.95,
+            # The policy's advantages: "gae", or "lambda_return" (r_t + γ G^λ_{t+1} − v_t, brax's
+            # PPO's); the value targets are the λ-returns either way (jaxml.rl._gae).
+            "advantage": "gae",
             # Bootstrap a time-limit truncation from the value of the episode's final observation
             # (False: treat it as a termination, as PureJaxRL does).
             "bootstrap_truncated": True,
@@ -151,6 +155,7 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
         )
     in_range_field(config, "gamma", 0.0, 1.0)
     in_range_field(config, "gae_lambda", 0.0, 1.0)
+    checks.choice(config.get("advantage", "gae"), "config.advantage", ADVANTAGES)
     if not config.get("reward_scale", 1.0) > 0:
         raise ValueError(f"config.reward_scale: expected > 0, got {config.reward_scale!r}")
     if not config.learning_rate > 0:

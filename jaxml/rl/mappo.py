@@ -390,6 +390,7 @@ def collect(
         gae_lambda=config.gae_lambda,
         extras_fn=extras_fn,
         reward_scale=float(config.get("reward_scale", 1.0)),
+        advantage=config.get("advantage", "gae"),
     )
     return rollout_state, batch if initial_state is None else SequenceBatch(batch, initial_state)
 

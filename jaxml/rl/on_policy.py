@@ -230,6 +230,7 @@ def build_trainer(
         gae_lambda=config.gae_lambda,
         bootstrap_truncated=config.bootstrap_truncated,
         reward_scale=float(config.get("reward_scale", 1.0)),
+        advantage=config.get("advantage", "gae"),
     )
     step = functools.partial(train_step, collect_fn=collect_fn, update_fn=update_fn, sizes=sizes)
     return OnPolicyTrainer(

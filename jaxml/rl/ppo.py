@@ -113,8 +113,9 @@ def segment_advantages(
         final_value = jnp.zeros_like(t.reward)
     values = jnp.reshape(jax.lax.stop_gradient(value), (length, num))
     advantages, targets = transition_gae(
-        t, values, last_value, final_value, gamma=config.gamma, gae_lambda=config.gae_lambda
-    )
+        t, values, last_value, final_value, gamma=config.gamma, gae_lambda=config.gae_lambda,
+        advantage=config.get("advantage", "gae"),
+    )  # fmt: skip
     flat = batching.merge_leading_axes(Batch(t._replace(next_obs=None), advantages, targets))
     return policy, value, flat
 

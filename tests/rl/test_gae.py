@@ -129,3 +129,71 @@ def test_time_major_batch_matches_per_column_and_broadcasts_agents():
     assert adv_a.shape == (10, 3, 2)
     np.testing.assert_allclose(adv_a[..., 0], adv, rtol=1e-6)
     np.testing.assert_allclose(adv_a[..., 1], 2 * adv, rtol=1e-5, atol=1e-5)
+
+
+def reference_lambda_return_advantage(r, discount, done, values, final, gamma, lam):
+    """A_t = r_t + γ G^λ_{t+1} − v_t inside an episode (G^λ = v + A^GAE, G_T = v_T), and the
+    one-step δ_t where t ends an episode (bootstrapped from its final value if truncated)."""
+    num_steps = len(r)
+    lambda_return = values[:-1] + reference_gae(r, discount, done, values, final, gamma, lam)
+    adv = np.zeros(num_steps)
+    for t in range(num_steps):
+        if done[t]:
+            adv[t] = r[t] + gamma * discount[t] * final[t] - values[t]
+        else:
+            following = lambda_return[t + 1] if t + 1 < num_steps else values[num_steps]
+            adv[t] = r[t] + gamma * following - values[t]
+    return adv
+
+
+def brax_compute_gae(termination, rewards, values, bootstrap_value, lam, gamma):
+    """A numpy transcription of brax 0.14's ``ppo.losses.compute_gae`` without truncations."""
+    values_next = np.append(values[1:], bootstrap_value)
+    deltas = rewards + gamma * (1 - termination) * values_next - values
+    acc, vs_minus_v = 0.0, np.zeros_like(values)
+    for t in reversed(range(len(rewards))):
+        acc = deltas[t] + gamma * (1 - termination[t]) * lam * acc
+        vs_minus_v[t] = acc
+    vs = vs_minus_v + values
+    vs_next = np.append(vs[1:], bootstrap_value)
+    return vs, rewards + gamma * (1 - termination) * vs_next - values
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("lam", [0.0, LAMBDA, 1.0])
+def test_lambda_return_advantage_matches_its_definition(seed, lam):
+    columns = [trajectory(seed + 10 * b) for b in range(2)]
+    r, discount, done, values, final = (np.stack(x, axis=1) for x in zip(*columns, strict=True))
+    args = [jnp.asarray(x) for x in (r, discount, done, values, final)]
+    got, targets = gae_time_major(*args, gamma=GAMMA, lambda_=lam, advantage="lambda_return")
+    _, gae_targets = gae_time_major(*args, gamma=GAMMA, lambda_=lam)
+    np.testing.assert_array_equal(targets, gae_targets)  # The value targets do not change.
+    for b, col in enumerate(columns):
+        want = reference_lambda_return_advantage(*col, GAMMA, lam)
+        np.testing.assert_allclose(got[:, b], want, rtol=1e-5, atol=1e-5)
+    if lam < 1.0:  # At λ = 1 the two coincide; below, they must differ.
+        plain, _ = gae_time_major(*args, gamma=GAMMA, lambda_=lam)
+        assert np.abs(np.asarray(got - plain)).max() > 1e-2
+
+
+def test_lambda_return_advantage_is_brax_ppos_without_truncations():
+    rng = np.random.default_rng(7)
+    num_steps = 24
+    r = rng.normal(size=num_steps).astype(np.float32)
+    terminated = rng.random(num_steps) < 0.2
+    values = rng.normal(size=num_steps + 1).astype(np.float32)
+    vs, want = brax_compute_gae(
+        terminated.astype(np.float32), r, values[:-1], values[-1], LAMBDA, GAMMA
+    )
+    got, targets = gae_time_major(
+        *(jnp.asarray(x)[:, None] for x in (r, 1.0 - terminated, terminated, values)),
+        jnp.zeros((num_steps, 1)), gamma=GAMMA, lambda_=LAMBDA, advantage="lambda_return",
+    )  # fmt: skip
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(targets[:, 0], vs, rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_advantage_is_a_value_error():
+    r, discount, done, values, final = (jnp.asarray(x)[:, None] for x in trajectory(0))
+    with pytest.raises(ValueError, match="advantage: expected one of gae, lambda_return"):
+        gae_time_major(r, discount, done, values, final, gamma=GAMMA, lambda_=LAMBDA, advantage="x")

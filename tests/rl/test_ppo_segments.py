@@ -81,3 +81,24 @@ def test_bad_segment_length_names_the_field(fields, match):
     config.update(**fields)
     with pytest.raises(ValueError, match=match):
         ppo.make_trainer(config, envs.make("gymnax/Pendulum-v1"))
+
+
+@pytest.mark.parametrize("segment_length", [0, 8])
+def test_config_advantage_reaches_the_update(segment_length):
+    # brax's lambda-return advantages change the policy loss but not the value targets.
+    # (The first minibatch's policy loss is −mean of normalised advantages, 0 for both.)
+    plain_params, plain = _one_update(_config(gae_segment_length=segment_length))
+    brax_params, brax = _one_update(
+        _config(gae_segment_length=segment_length, advantage="lambda_return")
+    )
+    np.testing.assert_allclose(brax["value_loss"], plain["value_loss"], rtol=1e-6)
+    actor = lambda p: jax.tree.leaves(p["params"]["actor"])  # noqa: E731
+    moved = [
+        np.abs(a - b).max() for a, b in zip(actor(brax_params), actor(plain_params), strict=True)
+    ]
+    assert max(moved) > 1e-6
+
+
+def test_unknown_advantage_names_the_field():
+    with pytest.raises(ValueError, match="config.advantage: expected one of gae, lambda_return"):
+        ppo.make_trainer(_config(advantage="vtrace"), envs.make("gymnax/Pendulum-v1"))
