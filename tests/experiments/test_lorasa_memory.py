@@ -22,17 +22,23 @@ def _config(name):
 
 def _check_row(row):
     assert set(memory.FIELDS) <= set(row)
-    assert all(row[f] > 0 for f in ("params", "opt_state", "argument", "output", "peak"))
+    assert all(row[f] > 0 for f in ("params", "opt_state", "argument", "output", "temp"))
     assert row["alias"] == 0  # Not donated.
     assert row["params"] == 4 * row["num_params"]  # float32.
-    # The train state is the update's argument; the peak holds at least the arguments and at
-    # most every buffer at once.
+    assert row["peak"] == row["argument"] + row["output"] + row["temp"]
+    # The train state is the update's argument, and it comes back as its output.
     assert row["argument"] >= row["params"] + row["opt_state"]
-    assert row["argument"] <= row["peak"] <= row["argument"] + row["output"] + row["temp"]
+    assert row["output"] >= row["params"] + row["opt_state"]
 
 
-def test_a_compiled_lorasa_update_gives_consistent_positive_figures():
-    _check_row(memory.measure(*memory.build(_config("lorasa"), ToyMultiAgent())))
+def test_a_compiled_lorasa_update_gives_consistent_figures_that_grow_with_the_batch():
+    small = memory.measure(*memory.build(_config("lorasa"), ToyMultiAgent()))
+    _check_row(small)
+    config = _config("lorasa")
+    config.num_steps *= 4  # A rollout 4 x as long: more buffers, the same parameters.
+    config.total_timesteps *= 4
+    large = memory.measure(*memory.build(config, ToyMultiAgent()))
+    assert large["params"] == small["params"] and large["temp"] > small["temp"]
 
 
 @pytest.mark.slow
