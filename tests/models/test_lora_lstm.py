@@ -4,6 +4,8 @@ float64 per-agent LSTM reference and change only their own agent, the parameter 
 r (in + out) per map per agent, and phase 2 of IPPO with an LSTM actor moves the cell's adapters
 while its backbone stays bitwise."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,7 @@ import pytest
 
 from jaxml.models import lora
 from jaxml.models.agent_actor_critic import count_params, make_agent_actor_critic
-from jaxml.rl import mappo
+from jaxml.rl import evaluate, mappo
 from jaxml.utils.partition import path_names
 from tests.rl.test_mappo import ToyMultiAgent, init_params, tiny_config, toy_obs
 
@@ -197,3 +199,21 @@ def test_phase_two_with_an_lstm_actor_trains_the_cell_adapters_not_the_backbone(
     carry = jax.tree.map(lambda v: jnp.broadcast_to(v[:, :1], v.shape), carry)
     _, logits, _ = policy.apply(new_state.params, same, carry, 1)
     assert not np.allclose(logits[0][0, 0], logits[0][0, 1], atol=1e-6)
+
+
+def test_the_evaluator_plays_the_same_episodes_with_merged_lstm_weights():
+    config = tiny_config("ippo", "lstm")
+    config.update(update_epochs=1, num_minibatches=1, eval_episodes=3, eval_max_steps=8)
+    config.parameter_sharing = "lora"
+    config.lora.update(rank=2, alpha=2.0, placement="all", train_backbone=True, bias=True)
+    env = ToyMultiAgent()
+    trainer = mappo.make_trainer(config, env)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    params = _randomise(state.params, jax.random.PRNGKey(5))  # Trained-looking adapters.
+    run = functools.partial(evaluate, env=env, num_episodes=3, max_steps=8)
+    direct = jax.jit(functools.partial(run, trainer.model))(params, jax.random.PRNGKey(1))
+    merged_policy, merged = mappo.merged_policy(trainer.model, params)
+    assert "lora_a" not in str(jax.tree_util.tree_structure(merged))
+    via_merged = jax.jit(functools.partial(run, merged_policy))(merged, jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(direct.returns, via_merged.returns)
+    np.testing.assert_array_equal(direct.lengths, via_merged.lengths)
