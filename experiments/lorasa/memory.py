@@ -20,7 +20,7 @@ and XLA's own accounting of the compiled program is read (``Compiled.memory_anal
 The state is not donated (``run_trainer`` does not donate on CPU), so ``alias`` is 0. The figures
 are the backend's (CPU here; an accelerator's buffer assignment differs).
 
-  python -m experiments.lorasa.memory --scenario=3m
+  python -m experiments.lorasa.memory --scenario=3m [--recurrent=lstm]
 
 Prints a row per mode and writes ``results/benchmarks/lorasa_memory.json``.
 """
@@ -96,12 +96,16 @@ def measure(trainer: OnPolicyTrainer, state: Any) -> dict[str, int]:
     }
 
 
-def mode_config(name: str, total_timesteps: int = 10 * 64 * 64):
-    """The experiment's trainer config of mode ``name`` (64 envs x 64 steps, 4 x 4 minibatches)."""
-    return run_config(RUNS[name], total_timesteps)
+def mode_config(name: str, recurrent: str = "none", total_timesteps: int = 10 * 64 * 64):
+    """The experiment's trainer config of mode ``name`` (64 envs x 64 steps, 4 x 4 minibatches),
+    with a ``recurrent`` actor and critic (``mappo``'s ``"none"``, ``"gru"``, ``"lstm"``)."""
+    config = run_config(RUNS[name], total_timesteps)
+    config.recurrent = recurrent
+    return config
 
 
 _SCENARIO = flags.DEFINE_string("scenario", "3m", "SMAX scenario.")
+_RECURRENT = flags.DEFINE_enum("recurrent", "none", mappo.RECURRENT, "Recurrent cell.")
 _OUT = flags.DEFINE_string("out", "results/benchmarks/lorasa_memory.json", "JSON output.")
 
 
@@ -110,12 +114,12 @@ def main(_):
     rows = []
     print(f"{'mode':8s} {'#params':>8s} " + " ".join(f"{f:>11s}" for f in FIELDS) + "  (bytes)")
     for name in MODES:
-        row = {"mode": name, **measure(*build(mode_config(name), env))}
+        row = {"mode": name, **measure(*build(mode_config(name, _RECURRENT.value), env))}
         rows.append(row)
         print(f"{name:8s} {row['num_params']:>8,d} " + " ".join(f"{row[f]:>11,d}" for f in FIELDS))
     out = Path(_OUT.value)
     out.parent.mkdir(parents=True, exist_ok=True)
-    info = {"backend": jax.default_backend(), "jax": jax.__version__}
+    info = {"recurrent": _RECURRENT.value, "backend": jax.default_backend(), "jax": jax.__version__}
     out.write_text(json.dumps({"scenario": _SCENARIO.value, **info, "rows": rows}, indent=1))
 
 
