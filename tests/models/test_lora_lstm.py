@@ -73,6 +73,18 @@ def test_zero_adapters_are_flax_lstm_cell_bitwise(rank, agent_bias):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_rank_zero_is_the_plain_cell():
+    carry, x = _inputs()
+    cell = lora.LoRALSTMCell(H, rank=0, agent_bias=True)
+    params = cell.init(jax.random.PRNGKey(0), carry, x)
+    flax_params = nn.OptimizedLSTMCell(H).init(jax.random.PRNGKey(0), carry, x)
+    assert jax.tree.structure(params) == jax.tree.structure(flax_params)
+    expected = nn.OptimizedLSTMCell(H).apply(flax_params, carry, x)
+    for a, b in zip(jax.tree.leaves(cell.apply(params, carry, x)), jax.tree.leaves(expected),
+                    strict=True):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+
+
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
