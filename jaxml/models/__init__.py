@@ -67,3 +67,8 @@ __all__ += ["STASRewardModel"]
 from jaxml.models import foraging_agent as foraging_agent  # noqa: E402
 
 __all__ += ["foraging_agent"]
+
+# The LSTM cell with per-agent adapters (LoRASA, 2502.05573).
+from jaxml.models.lora import LoRALSTMCell as LoRALSTMCell  # noqa: E402
+
+__all__ += ["LoRALSTMCell"]

@@ -42,7 +42,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxml.models.actor_critic import ACTIVATIONS, Torso, check_torso, orthogonal_dense
-from jaxml.models.lora import LoRAConfig, LoRADense, LoRAGRUCell, adapted_layers, check_config
+from jaxml.models.lora import (
+    LoRAConfig,
+    LoRADense,
+    LoRAGRUCell,
+    LoRALSTMCell,
+    adapted_layers,
+    check_config,
+)
 from jaxml.models.lora import merge as lora_merge
 from jaxml.models.stacked import agent_vmap, broadcast, from_agent_major, to_agent_major
 from jaxml.utils import checks
@@ -130,7 +137,8 @@ def _actor_forward(spec: _ActorSpec, carry: Any, x: jax.Array):
                        name="actor_torso")(x)  # fmt: skip
     if spec.cell != "none":
         if spec.rank("cell"):
-            cell = LoRAGRUCell(spec.rnn_size, lora.rank, lora.alpha, lora.bias, name="actor_cell")
+            lora_cell = LoRAGRUCell if spec.cell == "gru" else LoRALSTMCell
+            cell = lora_cell(spec.rnn_size, lora.rank, lora.alpha, lora.bias, name="actor_cell")
         else:
             cell = _cell(spec.cell, spec.rnn_size, "actor_cell")
         carry, x = cell(carry, x)
@@ -278,11 +286,6 @@ def make_agent_actor_critic(
     if actor_sharing == "lora":
         layers = actor_layers(len(hidden), cell)
         lora = check_config(lora, len(layers))
-        if cell == "lstm" and "cell" in adapted_layers(lora, layers):
-            raise ValueError(
-                f"lora.placement: {lora.placement!r} adapts the recurrent cell, which is "
-                "implemented for recurrent='gru' only; use 'head' or 'last_k' short of the cell"
-            )
     return AgentActorCritic(
         tuple(int(n) for n in head_sizes),
         tuple(tuple(int(s) for s in shape) for shape in head_shapes),

@@ -1,4 +1,4 @@
-"""Per-agent low-rank adapters (LoRA) on shared flax Dense layers and GRU cells (LoRASA).
+"""Per-agent low-rank adapters (LoRA) on shared flax Dense layers, GRU and LSTM cells (LoRASA).
 
 "Low-Rank Agent-Specific Adaptation (LoRASA) for Multi-Agent Policy Learning" (Zhang, Kapoor,
 Sun, arXiv 2502.05573), after LoRA (Hu et al., arXiv 2106.09685). Agent ``i``'s layer is
@@ -16,6 +16,12 @@ factorisation cannot save anything and the adapter is a full matrix ``lora_w [N,
 layer costs ``r (in + out)`` parameters per agent (``in · out`` when full rank), plus ``out``
 with the agent bias.
 
+The recurrent cells adapt each of their maps the same way: ``LoRAGRUCell`` the six of
+``nn.GRUCell`` (``ir iz in hr hz hn``), ``LoRALSTMCell`` the eight of ``nn.OptimizedLSTMCell``
+(``ii if ig io`` on the input, ``hi hf hg ho`` on the hidden state), each under the flax cell's
+own names, so a shared cell's parameters load into them and ``merge`` gives the flax cell's
+per-agent parameters.
+
 Inputs carry the agent axis second to last, ``x [*b, N, in]``, so row ``i`` meets adapter ``i``
 (``einsum`` over the agent axis, no per-agent weights materialised). ``merge`` folds the
 adapters into per-agent kernels ``W0 + ΔW_i`` (and biases), the cached weights the authors
@@ -30,6 +36,7 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxml.utils import checks
 from jaxml.utils.partition import path_names
@@ -101,6 +108,47 @@ def _dense(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jax.lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
 
 
+def _adapter_params(
+    module: nn.Module, n: int, in_features: int, out_features: int, rank: int, bias: bool
+) -> dict[str, jax.Array]:
+    """Agent ``n``-stacked adapter leaves of one ``in → out`` map, created in ``module``'s scope
+    (after its ``kernel`` and ``bias``, so the backbone's draws are those of the plain layer)."""
+    out = {}
+    if is_full_rank(rank, in_features, out_features):
+        out["lora_w"] = module.param(
+            "lora_w", nn.initializers.zeros, (n, in_features, out_features)
+        )
+    else:
+        out["lora_a"] = module.param("lora_a", nn.initializers.zeros, (n, rank, in_features))
+        out["lora_b"] = module.param("lora_b", lora_b_init, (n, out_features, rank))
+    if bias:
+        out["lora_bias"] = module.param("lora_bias", nn.initializers.zeros, (n, out_features))
+    return out
+
+
+def _adapter_update(x: jax.Array, adapter: dict[str, jax.Array], alpha: float) -> jax.Array:
+    """``ΔW_i x_i`` for every agent row ``i`` of ``x [*b, N, in]`` (no agent bias)."""
+    if "lora_w" in adapter:
+        return jnp.einsum("...ni,nio->...no", x, adapter["lora_w"])
+    if "lora_a" not in adapter:  # rank 0: no adapter.
+        return jnp.zeros((), x.dtype)
+    a, b = adapter["lora_a"], adapter["lora_b"]
+    low = jnp.einsum("...ni,nri->...nr", x, a)
+    return (alpha / a.shape[1]) * jnp.einsum("...nr,nor->...no", low, b)
+
+
+def _agent_bias(y: jax.Array, adapter: dict[str, jax.Array]) -> jax.Array:
+    if "lora_bias" not in adapter:
+        return y
+    bias_i = adapter["lora_bias"]
+    return y + jnp.reshape(bias_i, (1,) * (y.ndim - 2) + bias_i.shape)
+
+
+def _check_agent_axis(x: jax.Array) -> None:
+    if x.ndim < 2:
+        raise ValueError(f"x: expected [*b, N, in] with an agent axis, got shape {x.shape}")
+
+
 class LoRADense(nn.Module):
     """``nn.Dense`` (same parameter names and init) plus one adapter per agent.
 
@@ -125,21 +173,11 @@ class LoRADense(nn.Module):
             y = y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
         if self.rank == 0:
             return y
-        if x.ndim < 2:
-            raise ValueError(f"x: expected [*b, N, in] with an agent axis, got shape {x.shape}")
-        n = x.shape[-2]
-        if is_full_rank(self.rank, in_features, self.features):
-            w = self.param("lora_w", nn.initializers.zeros, (n, in_features, self.features))
-            y = y + jnp.einsum("...ni,nio->...no", x, w)
-        else:
-            a = self.param("lora_a", nn.initializers.zeros, (n, self.rank, in_features))
-            b = self.param("lora_b", lora_b_init, (n, self.features, self.rank))
-            low = jnp.einsum("...ni,nri->...nr", x, a)
-            y = y + (self.alpha / self.rank) * jnp.einsum("...nr,nor->...no", low, b)
-        if self.agent_bias and self.use_bias:  # Only where there is a b0 to adapt.
-            bias_i = self.param("lora_bias", nn.initializers.zeros, (n, self.features))
-            y = y + jnp.reshape(bias_i, (1,) * (y.ndim - 2) + bias_i.shape)
-        return y
+        _check_agent_axis(x)
+        # The agent bias only where there is a b0 to adapt.
+        adapter = _adapter_params(self, x.shape[-2], in_features, self.features, self.rank,
+                                  self.agent_bias and self.use_bias)  # fmt: skip
+        return _agent_bias(y + _adapter_update(x, adapter, self.alpha), adapter)
 
 
 class LoRAGRUCell(nn.Module):
@@ -171,6 +209,85 @@ class LoRAGRUCell(nn.Module):
         n = nn.tanh(dense_i(name="in")(inputs) + r * dense_h(name="hn", use_bias=True)(h))
         new_h = (1.0 - z) * n + z * h
         return new_h, new_h
+
+
+class _LoRAMapParams(nn.Module):
+    """One map's parameters: flax's ``DenseParams`` (``kernel [in, out]``, ``bias [out]``, the
+    same names, inits and draw order) plus its adapters, returned as a dict for the caller's
+    fused product (``LoRALSTMCell``)."""
+
+    features: int
+    use_bias: bool
+    kernel_init: Any
+    rank: int
+    agent_bias: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
+        in_features = x.shape[-1]
+        out = {"kernel": self.param("kernel", self.kernel_init, (in_features, self.features))}
+        if self.use_bias:
+            out["bias"] = self.param("bias", nn.initializers.zeros, (self.features,))
+        if self.rank == 0:  # The plain map.
+            return out
+        adapter = _adapter_params(self, x.shape[-2], in_features, self.features, self.rank,
+                                  self.agent_bias and self.use_bias)  # fmt: skip
+        return {**out, **adapter}
+
+
+def _fused(x: jax.Array, maps: dict[str, dict[str, jax.Array]], use_bias: bool):
+    """The backbone's maps as ``nn.OptimizedLSTMCell`` computes them: one product with the
+    concatenated kernels, then split (so zero adapters leave its output bitwise)."""
+    kernels = [m["kernel"] for m in maps.values()]
+    y = jnp.dot(x, jnp.concatenate(kernels, axis=-1))
+    if use_bias:
+        bias = jnp.concatenate([m["bias"] for m in maps.values()], axis=-1)
+        y += jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
+    split = np.cumsum([k.shape[-1] for k in kernels[:-1]])
+    return dict(zip(maps, jnp.split(y, split, axis=-1), strict=True))
+
+
+class LoRALSTMCell(nn.Module):
+    """``nn.OptimizedLSTMCell`` (same maps ``ii if ig io`` on the input and ``hi hf hg ho``
+    with bias on the hidden state, the same names, inits and fused product; its parameters are
+    ``nn.LSTMCell``'s) with one adapter per agent on each of the eight maps.
+
+    ``__call__((c, h) each [*b, N, H], x [*b, N, D]) -> ((c', h'), h')``; ``rank = 0`` is the
+    plain cell.
+    """
+
+    features: int
+    rank: int = 8
+    alpha: float = 8.0
+    agent_bias: bool = False
+
+    @nn.compact
+    def __call__(self, carry: tuple[jax.Array, jax.Array], inputs: jax.Array):
+        c, h = carry
+        if self.rank:
+            _check_agent_axis(inputs)
+        hidden = h.shape[-1]
+        adapter = {"rank": self.rank, "agent_bias": self.agent_bias}
+        input_map = functools.partial(
+            _LoRAMapParams, hidden, False, nn.initializers.lecun_normal(), **adapter
+        )
+        hidden_map = functools.partial(
+            _LoRAMapParams, hidden, True, nn.initializers.orthogonal(), **adapter
+        )
+        maps_i = {gate: input_map(name=f"i{gate}")(inputs) for gate in "ifgo"}
+        maps_h = {gate: hidden_map(name=f"h{gate}")(h) for gate in "ifgo"}
+        dense_i, dense_h = _fused(inputs, maps_i, False), _fused(h, maps_h, True)
+        pre = {}
+        for gate in "ifgo":
+            from_h = dense_h[gate] + _adapter_update(h, maps_h[gate], self.alpha)
+            from_h = _agent_bias(from_h, maps_h[gate])
+            from_i = dense_i[gate] + _adapter_update(inputs, maps_i[gate], self.alpha)
+            pre[gate] = from_h + from_i  # The cell's order: hidden map + input map.
+        i, f, o = nn.sigmoid(pre["i"]), nn.sigmoid(pre["f"]), nn.sigmoid(pre["o"])
+        g = nn.tanh(pre["g"])
+        new_c = f * c + i * g
+        new_h = o * nn.tanh(new_c)
+        return (new_c, new_h), new_h
 
 
 def is_adapter(path: tuple[str, ...]) -> bool:
@@ -225,6 +342,7 @@ __all__ = [
     "LoRAConfig",
     "LoRADense",
     "LoRAGRUCell",
+    "LoRALSTMCell",
     "adapted_layers",
     "adapter_size",
     "check_config",

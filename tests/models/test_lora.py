@@ -108,7 +108,7 @@ def test_full_rank_adapter_when_rank_reaches_min_in_out():
         assert [np.linalg.matrix_rank(np.asarray(d)) for d in delta] == [rank] * N
 
 
-@pytest.mark.parametrize("cell", ["none", "gru"])
+@pytest.mark.parametrize("cell", ["none", "gru", "lstm"])
 def test_merged_weights_give_the_adapted_network_and_zero_adapters_the_backbone(cell):
     kw = {"hidden": (16, 16), "activation": "relu", "cell": cell, "rnn_size": 8}
     shared = make_agent_actor_critic((4, 3), ((), (2,)), **kw)
@@ -159,6 +159,9 @@ def test_placements_choose_the_adapted_layers():
     assert adapted_names("head") == {"policy_head_0"}
     assert adapted_names("last_k", 2) == cell_maps | {"policy_head_0"}
     assert adapted_names("last_k", 3, "none") == torso | {"policy_head_0"}
+    lstm_maps = {f"actor_cell/{s}{g}" for s in "ih" for g in "ifgo"}
+    assert adapted_names("all", cell="lstm") == torso | lstm_maps | {"policy_head_0"}
+    assert adapted_names("last_k", 2, "lstm") == lstm_maps | {"policy_head_0"}
 
 
 @pytest.mark.parametrize(
@@ -168,7 +171,6 @@ def test_placements_choose_the_adapted_layers():
         ("lora.placement", {"lora": lora.LoRAConfig(placement="middle")}),
         ("lora.last_k", {"lora": lora.LoRAConfig(placement="last_k", last_k=4)}),
         ("lora.alpha", {"lora": lora.LoRAConfig(alpha=0.0)}),
-        ("lora.placement", {"lora": lora.LoRAConfig(), "cell": "lstm"}),
         ("parameter_sharing", {"actor_sharing": "partial"}),
         ("critic_sharing", {"critic_sharing": "lora"}),
     ],
