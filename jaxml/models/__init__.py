@@ -55,8 +55,9 @@ from jaxml.models import lora as lora  # noqa: E402
 from jaxml.models import stacked as stacked  # noqa: E402
 from jaxml.models.lora import LoRADense as LoRADense  # noqa: E402
 from jaxml.models.lora import LoRAGRUCell as LoRAGRUCell  # noqa: E402
+from jaxml.models.lora import LoRALSTMCell as LoRALSTMCell  # noqa: E402
 
-__all__ += ["LoRADense", "LoRAGRUCell", "lora", "stacked"]
+__all__ += ["LoRADense", "LoRAGRUCell", "LoRALSTMCell", "lora", "stacked"]
 
 # STAS, TAR²'s coalition-averaged baseline return model.
 from jaxml.models.tar2 import STASRewardModel as STASRewardModel  # noqa: E402
@@ -67,8 +68,3 @@ __all__ += ["STASRewardModel"]
 from jaxml.models import foraging_agent as foraging_agent  # noqa: E402
 
 __all__ += ["foraging_agent"]
-
-# The LSTM cell with per-agent adapters (LoRASA, 2502.05573).
-from jaxml.models.lora import LoRALSTMCell as LoRALSTMCell  # noqa: E402
-
-__all__ += ["LoRALSTMCell"]
