@@ -89,7 +89,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_seeds = 2 if quick else 3
     # Env steps per run (all its pairs together); every run refers to it.
     config.total_timesteps = ml_collections.FieldReference(86_016 if quick else 300_000_000)
-    config.num_chunks = 4 if quick else 50
+    # Quick: 8 evaluation points per curve (14 rounds per chunk; the training is the same as with
+    # 4 chunks), so steps-to-threshold has a resolution of 1/8 of the budget.
+    config.num_chunks = 8 if quick else 50
     config.checkpoint_every_chunks = 4 if quick else 5
     # Unseen-score evaluation of the last round's pairs after every chunk (argmax actions).
     config.eval_episodes = ml_collections.FieldReference(32 if quick else 256)
@@ -100,6 +102,23 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.cross_play_splits = ("test",) if quick else ("train", "test")
     config.language_episodes = 300 if quick else 2000
     config.tensorboard = False
+    # Cultural transmission (item 3 of issue 16; the protocol is inferred, foraging.md): after each
+    # run in `runs`, member `member` of every seed's final population is replaced by a fresh
+    # init (`population.newcomer_state`) and the population trains for the run's budget again.
+    # The from-scratch baseline is the run itself: the same trainer, budget and seed keys, and
+    # the newcomer is bitwise its member `member` at the start. Steps to threshold: the first
+    # evaluation at which the unseen-score success (the evaluator, trailing mean of `window`
+    # evaluations, seed mean) reaches `threshold`. Thresholds fixed before any newcomer run:
+    # quick 0.1 (below the from-scratch pair's final unseen-score success in earlier quick runs,
+    # 0.16 +- 0.10, README), full 0.8 (below the paper's >= 0.9). `runs=()` turns it off.
+    config.transmission = ml_collections.ConfigDict(
+        {
+            "runs": ("pair",) if quick else ("pop3",),
+            "member": 0,
+            "threshold": 0.1 if quick else 0.8,
+            "window": 2,
+        }
+    )
     config.runs = ml_collections.ConfigDict(
         {
             name: run_config(run, preset, config.get_ref("total_timesteps"))

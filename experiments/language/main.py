@@ -22,6 +22,7 @@ chunk (``jaxml.rl.evaluate``). Then, for every seed's final population:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -38,6 +39,7 @@ from jaxml import envs, language
 from jaxml.language._collect import episode_records, play_episodes, save_records
 from jaxml.models import foraging_agent, stacked
 from jaxml.rl import evaluate, population
+from jaxml.utils import checks, runner
 from jaxml.utils.claims import Claim, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.trainer import member_metric, run_options, run_trainer
@@ -67,8 +69,28 @@ def make_trainer(config: ml_collections.ConfigDict, name: str):
     return trainer, run_config
 
 
+def check_transmission(config: ml_collections.ConfigDict) -> None:
+    t = config.transmission
+    if not isinstance(t.runs, tuple) or any(n not in config.run_names for n in t.runs):
+        raise ConfigError(
+            "--config.transmission.runs: expected a tuple of runs among run_names "
+            f"{config.run_names}, got {t.runs}"
+        )
+    for name in t.runs:
+        size = config.runs[name].population.size
+        member = t.member
+        if not isinstance(member, int) or isinstance(member, bool) or not 0 <= member < size:
+            raise ConfigError(
+                f"--config.transmission.member: expected an int in [0, {size}) (the size of "
+                f"run {name}), got {member}"
+            )
+    checks.in_range(t.threshold, "--config.transmission.threshold", 0.0, 1.0, error=ConfigError)
+    checks.positive_int(t.window, "--config.transmission.window", ConfigError)
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
+    check_transmission(config)
     check_positive(config, ("total_timesteps", "num_chunks", "eval_episodes",
                             "cross_play_episodes", "language_episodes"))  # fmt: skip
     check_choices(config, "run_names", RUNS)
@@ -82,16 +104,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
         make_trainer(config, name)
 
 
-def train(trainer, config, workdir: Path, resume: bool, name: str) -> tuple[dict, object]:
-    """Runs the seeds; returns the curves (seed mean, 95% band) and the final states."""
+def train(
+    trainer, config, workdir: Path, resume: bool, name: str, settings=None
+) -> tuple[dict, object]:
+    """Runs the seeds; returns the curves (seed mean, 95% band) and the final states.
+
+    With ``settings`` (one entry per seed, holding the seed's key: ``transmit``) the members are
+    the settings, not ``num_seeds`` keys.
+    """
     start = time.perf_counter()
+    options = run_options(config)
+    if settings is not None:
+        options["num_seeds"] = 1
     run = run_trainer(
         trainer,
         workdir,
         num_chunks=config.num_chunks,
         eval_every_chunks=1,
         resume=resume,
-        **run_options(config),
+        settings=settings,
+        **options,
         description=name,
     )
     history = run.result.history
@@ -109,8 +141,48 @@ def train(trainer, config, workdir: Path, resume: bool, name: str) -> tuple[dict
             "mean": per_seed.mean(axis=1).tolist(),
             "ci95": (1.96 * per_seed.std(axis=1) / math.sqrt(per_seed.shape[1])).tolist(),
             "final_per_seed": per_seed[-1].tolist(),
+            "per_seed": per_seed.T.tolist(),  # [seeds, chunks]
         }
     return out, run.result.carry
+
+
+def transmit(config, name: str, trainer, states, workdir: Path, resume: bool) -> dict:
+    """Cultural transmission: every seed's final population of run ``name`` (``states``) with
+    member ``transmission.member`` replaced by a fresh init trains for the run's budget again.
+
+    Seed ``s``'s newcomer population is ``population.newcomer_state(trainer.init(key_s),
+    params_s)`` with ``key_s`` the key run ``name`` started seed ``s`` from, so the from-scratch
+    baseline (run ``name`` itself) and the newcomer run differ only in the trained members'
+    parameters. The fresh states are made by the run's own jitted ``vmap(init)`` and its chunk
+    is the run's chunk, so both programs come from the compilation cache.
+    """
+    member = int(config.transmission.member)
+    keys = runner.seed_keys(config.seed, config.num_seeds)  # run_trainer's keys of run `name`.
+    fresh = jax.jit(jax.vmap(trainer.init))(keys)
+
+    def init(_key, setting):
+        fresh_state, params = setting
+        return population.newcomer_state(fresh_state, params, member)
+
+    newcomer = dataclasses.replace(trainer, init=init)
+    curves, _ = train(
+        newcomer, config, workdir, resume, f"{name} newcomer", settings=(fresh, states.params)
+    )
+    return curves
+
+
+def threshold_steps(curves: dict, config) -> dict:
+    """Env steps at which the unseen-score success curve (seed mean, and each seed) first
+    reaches ``transmission.threshold`` (trailing mean of ``window`` evaluations); None: not
+    reached."""
+    t = config.transmission
+    steps = np.asarray(curves["env_steps"], np.float64)
+    success = curves["eval_success"]
+    rows = np.asarray([success["mean"]] + success["per_seed"], np.float64)
+    found = np.asarray(language.steps_to_threshold(rows, steps, float(t.threshold),
+                                                   window=int(t.window)))  # fmt: skip
+    values = [None if not np.isfinite(v) else int(v) for v in found]
+    return {"seed_mean": values[0], "per_seed": values[1:]}
 
 
 def cross_play_fn(trainer, env, episodes: int):
@@ -250,18 +322,36 @@ def seed_values(record: dict, field: str, sub: str | None = None) -> np.ndarray:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
     validate(config)
     workdir = Path(workdir)
-    records = []
+    records, transmissions = [], []
     for name in config.run_names:
         trainer, _ = make_trainer(config, name)
         run_dir = workdir / "runs" / name
         curves, states = train(trainer, config, run_dir, resume, name)
+        if name in config.transmission.runs:
+            # Before the analysis: its traces would change the chunk's program (a cache miss).
+            newcomer_dir = workdir / "runs" / f"{name}_newcomer"
+            newcomer = transmit(config, name, trainer, states, newcomer_dir, resume)
+            transmissions.append(
+                {
+                    "run": name,
+                    "member": int(config.transmission.member),
+                    "threshold": float(config.transmission.threshold),
+                    "window": int(config.transmission.window),
+                    "scratch": {**curves, "steps_to_threshold": threshold_steps(curves, config)},
+                    "newcomer": {
+                        **newcomer,
+                        "steps_to_threshold": threshold_steps(newcomer, config),
+                    },
+                }
+            )
         analysis = analyse(config, name, trainer, states, run_dir)
         records.append({"run": name, **curves, "analysis": analysis})
         (workdir / "results.json").write_text(json.dumps(records, indent=1))
-    plot(records, workdir / FIGURE)
-    write_summary(config, records, workdir)
-    write_claims(workdir, claims(records))
-    return {"records": records}
+        (workdir / "transmission.json").write_text(json.dumps(transmissions, indent=1))
+    plot(records, workdir / FIGURE, transmissions)
+    write_summary(config, records, workdir, transmissions)
+    write_claims(workdir, claims(records, transmissions))
+    return {"records": records, "transmission": transmissions}
 
 
 def _mean_std(values: np.ndarray, spec: str = ".3f") -> str:
@@ -270,7 +360,37 @@ def _mean_std(values: np.ndarray, spec: str = ".3f") -> str:
     return f"{np.nanmean(values):{spec}} ± {np.nanstd(values):{spec}}"
 
 
-def claims(records: list[dict]) -> list[Claim]:
+def _steps(value) -> str:
+    return "not reached" if value is None else f"{value:,}"
+
+
+def transmission_claims(transmissions: list[dict]) -> list[Claim]:
+    found = []
+    for t in transmissions:
+        ours, scratch = (t[k]["steps_to_threshold"] for k in ("newcomer", "scratch"))
+        a, b = ours["seed_mean"], scratch["seed_mean"]
+        held = a is not None and (b is None or a < b)
+        final = {k: np.asarray(t[k]["eval_success"]["final_per_seed"]) for k in ("newcomer",
+                 "scratch")}  # fmt: skip
+        found.append(
+            Claim(
+                f"{RUNS[t['run']].label}: cultural transmission, a newcomer (member "
+                f"{t['member']} re-initialised) among the trained members reaches "
+                f"{t['threshold']} unseen-score success (evaluator, trailing mean of "
+                f"{t['window']} evaluations, seed mean) in fewer env steps than the population "
+                "trained from scratch with the same keys and budget",
+                bool(held),
+                f"steps to {t['threshold']}: newcomer {_steps(a)}, from scratch {_steps(b)} "
+                f"(per seed: {[_steps(v) for v in ours['per_seed']]} vs "
+                f"{[_steps(v) for v in scratch['per_seed']]}); final unseen-score success "
+                f"newcomer {_mean_std(final['newcomer'])}, from scratch "
+                f"{_mean_std(final['scratch'])}",
+            )
+        )
+    return found
+
+
+def claims(records: list[dict], transmissions: list[dict] = ()) -> list[Claim]:
     by_run = {r["run"]: r for r in records}
     found = []
     if "pair" in by_run and "zero" in by_run:
@@ -327,18 +447,20 @@ def claims(records: list[dict]) -> list[Claim]:
                 f"BosDis {_mean_std(seed_values(r, 'bosdis'))}",
             )
         )
-    return found
+    return found + transmission_claims(list(transmissions))
 
 
-def plot(records: list[dict], path: Path) -> None:
+def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> None:
     """Training success and unseen-score success vs env steps; language properties per run;
-    the cross-play matrix of the largest population (seed 0, unseen scores)."""
+    the cross-play matrix of the largest population (seed 0, unseen scores); with
+    ``transmissions``, the newcomer's and the from-scratch unseen-score curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    panels = 4 + bool(transmissions)
+    fig, axes = plt.subplots(1, panels, figsize=(5.25 * panels, 4.2))
     for ax, metric, title in (
         (axes[0], "win_rate", "training success (training scores)"),
         (axes[1], "eval_success", "evaluated success (unseen scores)"),
@@ -372,12 +494,27 @@ def plot(records: list[dict], path: Path) -> None:
     axes[3].set(title=f"cross-play success, {RUNS[largest['run']].label}, seed 0",
                 xlabel="slot-1 member", ylabel="slot-0 member")  # fmt: skip
     fig.colorbar(image, ax=axes[3])
+    if transmissions:
+        ax = axes[4]
+        for t in transmissions:
+            for kind, style in (("newcomer", "-"), ("scratch", "--")):
+                curve = t[kind]
+                x = np.asarray(curve["env_steps"])
+                m = np.asarray(curve["eval_success"]["mean"])
+                c = np.asarray(curve["eval_success"]["ci95"])
+                label = f"{RUNS[t['run']].label}, {'newcomer' if kind == 'newcomer' else 'scratch'}"
+                ax.plot(x, m, style, label=label)
+                ax.fill_between(x, m - c, m + c, alpha=0.15)
+            ax.axhline(t["threshold"], color="gray", ls=":", lw=1)
+        ax.set(title="cultural transmission (unseen scores; dotted: threshold)",
+               xlabel="environment steps", ylim=(-0.02, 1.02))  # fmt: skip
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def write_summary(config, records: list[dict], workdir: Path) -> None:
+def write_summary(config, records: list[dict], workdir: Path, transmissions=()) -> None:
     lines = [
         f"{config.game}, IPPO-LSTM populations, {config.total_timesteps:,} env steps per run, "
         f"mean ± std over {config.num_seeds} vmapped seeds. Success: every pairing of distinct "
@@ -420,6 +557,29 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
             f"({np.mean(seed_values(r, 'ls_within_chance')):.3f}) | {a['ls_across']:.3f} "
             f"({a['ls_across_chance']:.3f}) |"
         )
+    if transmissions:
+        lines += [
+            "",
+            "Cultural transmission: member `member` of each seed's final population replaced by a "
+            "fresh init, then the run's budget again; from scratch = the run itself (same keys). "
+            "Steps to threshold: first evaluation whose trailing mean (window) of unseen-score "
+            "success reaches the threshold.",
+            "",
+            "| run | member | threshold (window) | curve | steps to threshold, seed mean | "
+            "per seed | final unseen-score success | final training success |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for t in transmissions:
+            for kind in ("newcomer", "scratch"):
+                c = t[kind]
+                st = c["steps_to_threshold"]
+                lines.append(
+                    f"| {RUNS[t['run']].label} | {t['member']} | {t['threshold']} ({t['window']})"
+                    f" | {'newcomer' if kind == 'newcomer' else 'from scratch'} | "
+                    f"{_steps(st['seed_mean'])} | {', '.join(_steps(v) for v in st['per_seed'])}"
+                    f" | {_mean_std(np.asarray(c['eval_success']['final_per_seed']))} | "
+                    f"{_mean_std(np.asarray(c['win_rate']['final_per_seed']))} |"
+                )
     lines += ["", f"![language]({FIGURE})", ""]
     (workdir / "summary.md").write_text("\n".join(lines))
 

@@ -567,24 +567,21 @@ def replace_member(params: Any, member: int, fresh: Any) -> Any:
     return stacked.put(params, int(member), stacked.take(fresh, int(member)))
 
 
-def newcomer_state(
-    trainer: PopulationTrainer, trained_params: Any, key: jax.Array, member: int = 0
-) -> PopulationState:
-    """A trained population that a newcomer joins: ``trainer.init(key)`` with every member but
-    ``member`` replaced by ``trained_params``' (``[N, ...]``).
+def newcomer_state(fresh: PopulationState, trained_params: Any, member: int = 0) -> PopulationState:
+    """A trained population that a newcomer joins: ``fresh`` (``trainer.init(key)``) with every
+    member but ``member`` replaced by ``trained_params``' (``[N, ...]``).
 
     The newcomer (member ``member``) is therefore bitwise member ``member`` of the population
-    that ``trainer`` trains from scratch with the same ``key``; that from-scratch run is the
+    that the trainer trains from scratch with the same ``key``; that from-scratch run is the
     baseline of the cultural-transmission test ("From Grunts to Lexicons", arXiv 2505.12872:
     does a fresh agent learn faster among trained agents than a population from scratch?).
     Everything else starts as in the baseline too: the environments, the round keys, the
     round counter (so ``env_steps`` counts from 0) and every member's optimizer state (fresh
     Adam moments and step counts, so the learning-rate schedule matches the baseline's); the
-    only difference between the two runs is the trained members' parameters.
+    only difference between the two runs is the trained members' parameters. Taking the fresh
+    state rather than a key lets a launcher reuse the baseline's compiled ``init``.
     """
-    fresh = trainer.init(key)
-    params = replace_member(trained_params, member, fresh.params)
-    return fresh._replace(params=params)
+    return fresh._replace(params=replace_member(trained_params, member, fresh.params))
 
 
 __all__ = [

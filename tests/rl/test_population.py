@@ -211,7 +211,7 @@ def _leaves_equal(a, b):
 
 @pytest.mark.parametrize("member", [0, 2])
 def test_newcomer_is_a_fresh_init_and_the_others_are_unchanged(member):
-    trainer, init, step = _odd_population()
+    _, init, step = _odd_population()
     trained, _ = step(init(jax.random.PRNGKey(4)))  # One round: members 0-2 moved off init.
     key = jax.random.PRNGKey(5)
     fresh = init(key)
@@ -223,8 +223,8 @@ def test_newcomer_is_a_fresh_init_and_the_others_are_unchanged(member):
     assert not _leaves_equal(stacked.take(fresh.params, member),
                              stacked.take(trained.params, member))  # fmt: skip
     # The newcomer state: the from-scratch init with the same key, but the trained members.
-    state = jax.jit(functools.partial(population.newcomer_state, trainer, member=member))(
-        trained.params, key
+    state = jax.jit(functools.partial(population.newcomer_state, member=member))(
+        fresh, trained.params
     )
     assert _leaves_equal(state.params, params)
     for field in ("opt_state", "rollout", "key", "update", "pairs"):
