@@ -32,11 +32,14 @@ from jaxml.models import foraging_agent
 from jaxml.rl import population
 from jaxml.utils.config import base_config, check_preset
 
+SCOREG, TEMPORALG = "ForagingScoreG-v0", "ForagingTemporalG-v0"
+
 
 class Run(NamedTuple):
     label: str
     size: int  # Population size N.
     messages: str  # "learned" or "zero" (the no-communication ablation).
+    game: str = SCOREG  # SCOREG or TEMPORALG.
 
 
 RUNS = {
@@ -47,6 +50,11 @@ RUNS = {
     "pop9": Run("population N=9", 9, "learned"),
     "pop12": Run("population N=12", 12, "learned"),
     "pop15": Run("population N=15", 15, "learned"),
+    # TemporalG: pick the two items up in the order they appeared during the frozen start;
+    # evaluated on the unseen appearance times (appearance_split "test").
+    "temporal": Run("TemporalG pair (N=2)", 2, "learned", TEMPORALG),
+    "temporal_zero": Run("TemporalG pair, messages zeroed", 2, "zero", TEMPORALG),
+    "temporal_pop3": Run("TemporalG population N=3", 3, "learned", TEMPORALG),
 }
 
 
@@ -75,6 +83,7 @@ def run_config(run: Run, preset: str, total_timesteps) -> ml_collections.ConfigD
     config.agent.messages = run.messages
     config.rnn_size = config.agent.get_ref("rnn_size")
     config.population.size = run.size
+    config.game = run.game
     return config
 
 
@@ -82,7 +91,6 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     check_preset(preset)
     config = base_config()
     quick = preset == "quick"
-    config.game = "ForagingScoreG-v0"
     # Quick: two runs (each run compiles its own programs, ~60-80 s of CPU cold; README);
     # --config.run_names="('pair','zero','pop3','pop6')" adds the populations of 3 and 6.
     config.run_names = ("pair", "zero") if quick else tuple(RUNS)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments.language.config import RUNS, get_config
+from experiments.language.config import RUNS, SCOREG, TEMPORALG, get_config
 from jaxml import envs, language
 from jaxml.language._collect import episode_records, play_episodes, save_records
 from jaxml.models import foraging_agent, stacked
@@ -51,8 +51,13 @@ CROSS_PLAY_KEY = 11
 
 
 def game(config, name: str, split: str):
+    """Run ``name``'s game on the ``"train"`` or ``"test"`` split (ScoreG: of the scores,
+    TemporalG: of the appearance times), with the run's channel."""
     agent = config.runs[name].agent
-    env = envs.make(config.game, score_split=split, **foraging_agent.env_kwargs(agent))
+    split_field = "score_split" if config.runs[name].game == SCOREG else "appearance_split"
+    env = envs.make(
+        config.runs[name].game, **{split_field: split}, **foraging_agent.env_kwargs(agent)
+    )
     return foraging_agent.with_channel(env, agent)
 
 
@@ -185,6 +190,17 @@ def threshold_steps(curves: dict, config) -> dict:
     return {"seed_mean": values[0], "per_seed": values[1:]}
 
 
+# The listener-unseen attribute each game's first probe decodes: (results field, label).
+FIRST_PROBE = {SCOREG: ("probe_score", "score bin"), TEMPORALG: ("probe_time", "appearance time")}
+GAME_LABEL = {SCOREG: "ScoreG", TEMPORALG: "TemporalG"}
+# Messages-zeroed ablation -> the run with learned messages it is set beside.
+ABLATIONS = {"zero": "pair", "temporal_zero": "temporal"}
+
+
+def first_probe(name: str) -> tuple[str, str]:
+    return FIRST_PROBE[RUNS[name].game]
+
+
 def cross_play_fn(trainer, env, episodes: int):
     """``params -> [N, N]`` success of member i in slot 0 with member j in slot 1 (argmax
     actions, the same episodes for every pairing), jitted once per environment."""
@@ -222,15 +238,16 @@ def probe(messages, targets, vocab: int) -> dict:
     return {"accuracy": result.accuracy, "chance": result.chance}
 
 
-def language_fn(trainer, env, episodes: int):
+def language_fn(trainer, env, episodes: int, speaker="target"):
     """``(params, teams [K, 2]) -> play_episodes output [K, E, ...]``: every team on the same
-    unseen-score episodes, jitted once."""
+    unseen-split episodes, jitted once. ``speaker``: ScoreG ``"target"`` (the agent that sees
+    the higher-scoring item), TemporalG 0 (agent 0, about the item that appears in its view)."""
 
     def play(params, teams):
         def one(team):
             return play_episodes(
                 trainer.policy, stacked.take(params, team), env,
-                jax.random.PRNGKey(LANGUAGE_KEY), episodes,
+                jax.random.PRNGKey(LANGUAGE_KEY), episodes, speaker=speaker,
             )  # fmt: skip
 
         return jax.vmap(one)(teams)
@@ -247,7 +264,8 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
     splits = {"train": train_env, "test": test_env}
     xp = {k: cross_play_fn(trainer, splits[k], config.cross_play_episodes)
           for k in config.cross_play_splits}  # fmt: skip
-    play = language_fn(trainer, test_env, config.language_episodes)
+    speaker = "target" if RUNS[name].game == SCOREG else 0
+    play = language_fn(trainer, test_env, config.language_episodes, speaker)
     # Team (0, 1) first, then every pair of members in both seat orders.
     pairs = list(itertools.combinations(range(size), 2))
     teams = [(0, 1)] + [t for a, b in pairs for t in ((a, b), (b, a))]
@@ -266,8 +284,12 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
         save_records(records, workdir / f"records_seed{s}.npz")
         team_messages.append(np.asarray(records.messages))
         meanings, messages = records.meanings, records.messages
-        score_bin = language.score_bin(meanings[:, 0])
-        attributes = jnp.stack([score_bin, meanings[:, 1], meanings[:, 2]], axis=1)
+        # ScoreG: the target's score bin; TemporalG: its appearance time (both unseen by the
+        # listener), then the item's row and column.
+        first = meanings[:, 0]
+        if RUNS[name].game == SCOREG:
+            first = language.score_bin(first)
+        attributes = jnp.stack([first, meanings[:, 1], meanings[:, 2]], axis=1)
         within = []
         for k in range(len(pairs)):
             ra, rb = team_records[1 + 2 * k].messages, team_records[2 + 2 * k].messages
@@ -291,7 +313,7 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
                 "bosdis": float(
                     language.bag_of_symbols_disentanglement(attributes, messages, vocab + 1)
                 ),  # fmt: skip
-                "probe_score": probe(messages, score_bin, vocab + 1),
+                first_probe(name)[0]: probe(messages, first, vocab + 1),
                 "probe_row": probe(messages, meanings[:, 1], vocab + 1),
                 "probe_col": probe(messages, meanings[:, 2], vocab + 1),
                 "ls_within": float(np.mean([w[0] for w in within])),
@@ -393,18 +415,24 @@ def transmission_claims(transmissions: list[dict]) -> list[Claim]:
 def claims(records: list[dict], transmissions: list[dict] = ()) -> list[Claim]:
     by_run = {r["run"]: r for r in records}
     found = []
-    if "pair" in by_run and "zero" in by_run:
-        ours, zero = (seed_values(by_run[n], "test_success") for n in ("pair", "zero"))
+    for ablation, learned in ABLATIONS.items():
+        if learned not in by_run or ablation not in by_run:
+            continue
+        ours, zero = (seed_values(by_run[n], "test_success") for n in (learned, ablation))
         margin = ours.std() + zero.std()
+        unseen = "scores" if RUNS[learned].game == SCOREG else "appearance times"
         found.append(
             Claim(
-                "ScoreG: with messages, success on unseen scores exceeds the messages-zeroed "
-                "ablation by more than the two runs' seed stds together",
+                f"{GAME_LABEL[RUNS[learned].game]}: with messages, success on unseen {unseen} "
+                "exceeds the messages-zeroed ablation by more than the two runs' seed stds "
+                "together",
                 bool(ours.mean() - zero.mean() > margin),
-                f"unseen-score success: messages {_mean_std(ours)}, zeroed {_mean_std(zero)} "
+                f"unseen-split success: messages {_mean_std(ours)}, zeroed {_mean_std(zero)} "
                 f"(seeds: {ours.round(3).tolist()} vs {zero.round(3).tolist()})",
             )
         )
+    if "pair" in by_run:
+        ours = seed_values(by_run["pair"], "test_success")
         found.append(
             Claim(
                 "ScoreG: success on unseen scores >= 0.9 (the paper's full-scale figure)",
@@ -416,11 +444,12 @@ def claims(records: list[dict], transmissions: list[dict] = ()) -> list[Claim]:
     for name, r in by_run.items():
         if RUNS[name].messages == "zero":
             continue
-        acc = seed_values(r, "probe_score", "accuracy")
-        chance = seed_values(r, "probe_score", "chance")
+        field, what = first_probe(name)
+        acc = seed_values(r, field, "accuracy")
+        chance = seed_values(r, field, "chance")
         found.append(
             Claim(
-                f"{RUNS[name].label}: the speaker's messages carry the target's score bin "
+                f"{RUNS[name].label}: the speaker's messages carry the target's {what} "
                 "(displacement probe >= chance + 0.05)",
                 bool(np.nanmean(acc - chance) >= 0.05),
                 f"probe accuracy {_mean_std(acc)} vs chance {_mean_std(chance)}",
@@ -476,14 +505,16 @@ def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> Non
         ("topsim", None, "TopSim"),
         ("posdis", None, "PosDis"),
         ("bosdis", None, "BosDis"),
-        ("probe_score", "accuracy", "probe: score bin"),
+        (None, "accuracy", "probe: score bin / time"),  # None: the run's first probe.
         ("ls_within", None, "LS within"),
     )
     width = 0.8 / len(records)
     for k, r in enumerate(records):
-        values = [np.nanmean(seed_values(r, f, s)) for f, s, _ in fields]
+        values = [np.nanmean(seed_values(r, f or first_probe(r["run"])[0], s))
+                  for f, s, _ in fields]  # fmt: skip
         axes[2].bar(np.arange(len(fields)) + k * width, values, width, label=RUNS[r["run"]].label)
-    chance = np.nanmean([np.nanmean(seed_values(r, "probe_score", "chance")) for r in records])
+    chance = np.nanmean([np.nanmean(seed_values(r, first_probe(r["run"])[0], "chance"))
+                         for r in records])  # fmt: skip
     axes[2].axhline(chance, color="gray", ls="--", lw=1, label="probe chance")
     axes[2].set_xticks(np.arange(len(fields)) + 0.4 - width / 2, [f[2] for f in fields])
     axes[2].set(title="language properties (seed mean, unseen scores)")
@@ -516,14 +547,16 @@ def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> Non
 
 def write_summary(config, records: list[dict], workdir: Path, transmissions=()) -> None:
     lines = [
-        f"{config.game}, IPPO-LSTM populations, {config.total_timesteps:,} env steps per run, "
+        "IPPO-LSTM populations on ScoreG (unseen split: scores) and TemporalG (unseen split: "
+        f"appearance times), {config.total_timesteps:,} env steps per run, "
         f"mean ± std over {config.num_seeds} vmapped seeds. Success: every pairing of distinct "
         f"members ({config.cross_play_episodes} argmax episodes each, `jaxml.rl.evaluate`); "
-        f"language: team (0, 1) on {config.language_episodes} unseen-score episodes, the "
-        "speaker sees the higher-scoring item (pad token V counted in the vocabulary).",
+        f"language: team (0, 1) on {config.language_episodes} unseen-split episodes, the "
+        "speaker is ScoreG's agent that sees the higher-scoring item, TemporalG's agent 0 "
+        "(pad token V counted in the vocabulary).",
         "",
-        "| run | training success (last chunk) | success, training scores | success, unseen "
-        "scores | self-play (never trained) | env steps/s | job s |",
+        "| run | training success (last chunk) | success, training split | success, unseen "
+        "split | self-play (never trained) | env steps/s | job s |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in records:
@@ -538,7 +571,8 @@ def write_summary(config, records: list[dict], workdir: Path, transmissions=()) 
         )
     lines += [
         "",
-        "| run | TopSim | PosDis | BosDis | probe score bin (chance) | probe row (chance) | "
+        "| run | TopSim | PosDis | BosDis | probe score bin / appearance time (chance) | "
+        "probe row (chance) | "
         "probe column (chance) | LS within (chance) | LS across seeds (chance) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -552,7 +586,7 @@ def write_summary(config, records: list[dict], workdir: Path, transmissions=()) 
         lines.append(
             f"| {RUNS[r['run']].label} | {_mean_std(seed_values(r, 'topsim'))} | "
             f"{_mean_std(seed_values(r, 'posdis'))} | {_mean_std(seed_values(r, 'bosdis'))} | "
-            f"{with_chance(r, 'probe_score')} | {with_chance(r, 'probe_row')} | "
+            f"{with_chance(r, first_probe(r['run'])[0])} | {with_chance(r, 'probe_row')} | "
             f"{with_chance(r, 'probe_col')} | {_mean_std(seed_values(r, 'ls_within'))} "
             f"({np.mean(seed_values(r, 'ls_within_chance')):.3f}) | {a['ls_across']:.3f} "
             f"({a['ls_across_chance']:.3f}) |"
