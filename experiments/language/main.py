@@ -505,7 +505,7 @@ def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> Non
         ("topsim", None, "TopSim"),
         ("posdis", None, "PosDis"),
         ("bosdis", None, "BosDis"),
-        (None, "accuracy", "probe: score bin / time"),  # None: the run's first probe.
+        (None, "accuracy", "probe"),  # The run's first probe: score bin / appearance time.
         ("ls_within", None, "LS within"),
     )
     width = 0.8 / len(records)
@@ -537,7 +537,7 @@ def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> Non
                 ax.plot(x, m, style, label=label)
                 ax.fill_between(x, m - c, m + c, alpha=0.15)
             ax.axhline(t["threshold"], color="gray", ls=":", lw=1)
-        ax.set(title="cultural transmission (unseen scores; dotted: threshold)",
+        ax.set(title="newcomer vs scratch (unseen split; dotted: threshold)",
                xlabel="environment steps", ylim=(-0.02, 1.02))  # fmt: skip
         ax.legend(fontsize=7)
     fig.tight_layout()
