@@ -1,24 +1,28 @@
-"""Emergent language on ScoreG ("From Grunts to Lexicons", Piriyajitakonkij et al., arXiv
-2505.12872): populations of independent IPPO-LSTM agents (``jaxml.rl.population``, the authors'
-agent ``jaxml.models.foraging_agent``), the messages-zeroed ablation, and every language property
-``jaxml.language`` measures.
+"""Emergent language on ScoreG and TemporalG ("From Grunts to Lexicons", Piriyajitakonkij et
+al., arXiv 2505.12872): populations of independent IPPO-LSTM agents (``jaxml.rl.population``,
+the authors' agent ``jaxml.models.foraging_agent``), the messages-zeroed ablation, cultural
+transmission, and every language property ``jaxml.language`` measures.
 
   python -m experiments.language.main --preset=quick --workdir=results/quick/language
       # ScoreG, the CPU agent (grid MLP 32-16, LSTM 32), 2 runs (a pair with messages, a pair
-      # with messages zeroed), 2 vmapped seeds, 86k env steps per run, lr 1e-3.
+      # with messages zeroed) and the pair's newcomer run (cultural transmission), 2 vmapped
+      # seeds, 86k env steps per run, lr 1e-3. ~92 s wall with a warm compilation cache
+      # (README); expected: newcomer reaches 0.1 unseen-score success in fewer steps.
       # Shrunk from the paper to aim at <= 120 s on 2 quiet CPU cores: the agent, the budget
       # (3e8 steps in the paper), the rollout (48 envs x 16 steps, not 128 x 32), the learning
       # rate (2.5e-4 in the paper), the runs, the evaluation and record sizes. README: the
       # measured times and figures.
   python -m experiments.language.main --preset=full
       # The paper's scale: the authors' agent (256-256-128-16, LSTM 128), 128 envs x 32 steps,
-      # lr 2.5e-4 annealed, 3e8 env steps per run, populations of 2, 3, 6, 9, 12, 15, 3 seeds.
+      # lr 2.5e-4 annealed, 3e8 env steps per run, populations of 2, 3, 6, 9, 12, 15, the
+      # TemporalG pair, zeroed pair and population of 3, a newcomer in the population of 3,
+      # 3 seeds.
       # For an accelerator; not run. Expected (paper): >= 0.9 success on unseen scores.
 
 Every run is ``config.runs.<run>``: a ``population.default_config()`` at the paper's PPO settings
 (clip 0.1 with value clipping, entropy 0.01 on moves and 0.002 on messages, 4 epochs x 4
 minibatches, gamma 0.99, lambda 0.95, grad norm 0.5, Adam eps 1e-5) with the run's population
-size and channel (``messages``: ``"learned"`` or ``"zero"``); override any field,
+size, channel (``messages``: ``"learned"`` or ``"zero"``) and game (``game``); override any field,
 ``--config.runs.pop6.population.graph=ring``.
 """
 

@@ -1,4 +1,4 @@
-"""ScoreG success and the emergent language's properties, for pairs and populations.
+"""ScoreG / TemporalG success and the emergent language's properties, for pairs and populations.
 
 "From Grunts to Lexicons: Emergent Language from Cooperative Foraging" (Piriyajitakonkij et al.,
 arXiv 2505.12872; ../shared/papers/foraging.md). Each run (``--config.run_names``) trains
@@ -15,7 +15,13 @@ chunk (``jaxml.rl.evaluate``). Then, for every seed's final population:
   ``runs/<run>/records_seed<s>.npz``): topographic similarity, PosDis, BosDis, displacement
   probes of the target's score bin / row / column against chance, language similarity between
   members speaking in the same seat on the same episodes (interchangeability) and between the
-  seeds' independently trained populations (arbitrariness), each beside its chance level.
+  seeds' independently trained populations (arbitrariness), each beside its chance level;
+- cultural transmission (``transmission.runs``, ``transmit``): member ``transmission.member``
+  of each final population replaced by a fresh init trains the run's budget again, against the
+  run itself from scratch (same keys); steps to ``transmission.threshold`` for both curves.
+
+TemporalG runs (``RUNS[...].game``) use the unseen appearance times and probe the speaker's
+(agent 0's) item's appearance time instead of the score bin.
 
   python -m experiments.language.main --preset=quick --workdir=results/quick/language
 """

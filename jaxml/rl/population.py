@@ -19,6 +19,9 @@ written back with ``stacked.put``. Each member's optimizer state is stacked the 
 gradient norm and counts its own steps). A population of 2 is therefore the IPPO run of that
 pair (``tests/rl/test_population.py`` checks one step against ``mappo.make_trainer``).
 
+Cultural transmission: ``replace_member`` swaps one member of a trained stack for a fresh
+draw and ``newcomer_state`` starts a run from a fresh state whose other members are trained.
+
 Between rounds the environments continue and the recurrent states are zeroed, as the authors do
 when they draw a new pair. The trainer is a ``Trainer`` (``init(key)``, ``step(state)``), so
 ``run_trainer`` vmaps seeds, chunks, checkpoints and resumes it::
