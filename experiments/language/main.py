@@ -157,7 +157,7 @@ def train(
     return out, run.result.carry
 
 
-def transmit(config, name: str, trainer, states, workdir: Path, resume: bool) -> dict:
+def transmit(config, name: str, trainer, states, workdir: Path, resume: bool):
     """Cultural transmission: every seed's final population of run ``name`` (``states``) with
     member ``transmission.member`` replaced by a fresh init trains for the run's budget again.
 
@@ -176,10 +176,46 @@ def transmit(config, name: str, trainer, states, workdir: Path, resume: bool) ->
         return population.newcomer_state(fresh_state, params, member)
 
     newcomer = dataclasses.replace(trainer, init=init)
-    curves, _ = train(
+    return train(
         newcomer, config, workdir, resume, f"{name} newcomer", settings=(fresh, states.params)
     )
-    return curves
+
+
+def newcomer_similarity(config, name: str, trainer, before, after) -> dict:
+    """Does the newcomer speak like the member it replaced? Per seed, the language similarity
+    between member ``m`` (``transmission.member``) speaking in seat 0 of the trained population
+    (``before``) and the newcomer speaking in seat 0 after its run (``after``), each with its
+    population's next member in seat 1, on the same unseen-split episodes; beside it the chance
+    level and the LS between different seeds' trained members ``m`` (independent languages)."""
+    test_env = game(config, name, "test")
+    vocab = int(config.runs[name].agent.vocab_size)
+    length = test_env.horizon * int(config.runs[name].agent.message_length) + 2
+    size = trainer.pairing.size
+    m = int(config.transmission.member)
+    partner = (m + 1) % size
+    play = language_fn(trainer, test_env, config.language_episodes, speaker=0)
+    teams = jnp.asarray([(m, partner), (size + m, size + partner)], jnp.int32)
+    old, new = [], []
+    for s in range(config.num_seeds):
+        both = jax.tree.map(lambda a, b, s=s: jnp.concatenate([a[s], b[s]]), before.params,
+                            after.params)  # fmt: skip
+        out = play(both, teams)
+        team = [
+            episode_records(jax.tree.map(lambda x, k=k: x[k], out), test_env, length=length)
+            for k in range(2)
+        ]
+        old.append(np.asarray(team[0].messages))
+        new.append(np.asarray(team[1].messages))
+    within = [float(language.language_similarity(a, b)) for a, b in zip(old, new, strict=True)]
+    chance = [float(language.language_similarity_chance(a, b, vocab + 1))
+              for a, b in zip(old, new, strict=True)]  # fmt: skip
+    across = [float(language.language_similarity(old[a], old[b]))
+              for a, b in itertools.combinations(range(config.num_seeds), 2)]  # fmt: skip
+    return {
+        "ls_newcomer_vs_replaced": within,
+        "ls_chance": chance,
+        "ls_across_seeds": float(np.mean(across)) if across else None,
+    }
 
 
 def threshold_steps(curves: dict, config) -> dict:
@@ -358,7 +394,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
         if name in config.transmission.runs:
             # Before the analysis: its traces would change the chunk's program (a cache miss).
             newcomer_dir = workdir / "runs" / f"{name}_newcomer"
-            newcomer = transmit(config, name, trainer, states, newcomer_dir, resume)
+            newcomer, newcomer_states = transmit(config, name, trainer, states, newcomer_dir,
+                                                 resume)  # fmt: skip
+            similarity = newcomer_similarity(config, name, trainer, states, newcomer_states)
             transmissions.append(
                 {
                     "run": name,
@@ -370,6 +408,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
                         **newcomer,
                         "steps_to_threshold": threshold_steps(newcomer, config),
                     },
+                    "similarity": similarity,
                 }
             )
         analysis = analyse(config, name, trainer, states, run_dir)
@@ -415,6 +454,20 @@ def transmission_claims(transmissions: list[dict]) -> list[Claim]:
                 f"{_mean_std(final['scratch'])}",
             )
         )
+        sim = t.get("similarity")
+        if sim and sim["ls_across_seeds"] is not None:
+            ls = np.asarray(sim["ls_newcomer_vs_replaced"])
+            found.append(
+                Claim(
+                    f"{RUNS[t['run']].label}: the newcomer speaks like the member it replaced "
+                    "(LS between them, seat 0, same episodes, above the LS between different "
+                    "seeds' trained members)",
+                    bool(ls.mean() > sim["ls_across_seeds"]),
+                    f"LS newcomer vs replaced {_mean_std(ls)} (chance "
+                    f"{np.mean(sim['ls_chance']):.3f}), across seeds "
+                    f"{sim['ls_across_seeds']:.3f}",
+                )
+            )
     return found
 
 
@@ -620,6 +673,21 @@ def write_summary(config, records: list[dict], workdir: Path, transmissions=()) 
                     f" | {_mean_std(np.asarray(c['eval_success']['final_per_seed']))} | "
                     f"{_mean_std(np.asarray(c['win_rate']['final_per_seed']))} |"
                 )
+        lines += [
+            "",
+            "| run | LS newcomer vs replaced member (seat 0, per seed) | chance | LS across "
+            "seeds' trained members |",
+            "| --- | --- | --- | --- |",
+        ]
+        for t in transmissions:
+            sim = t["similarity"]
+            across = sim["ls_across_seeds"]
+            lines.append(
+                f"| {RUNS[t['run']].label} | "
+                f"{', '.join(f'{v:.3f}' for v in sim['ls_newcomer_vs_replaced'])} | "
+                f"{np.mean(sim['ls_chance']):.3f} | "
+                f"{'—' if across is None else f'{across:.3f}'} |"
+            )
     lines += ["", f"![language]({FIGURE})", ""]
     (workdir / "summary.md").write_text("\n".join(lines))
 

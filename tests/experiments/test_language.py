@@ -117,6 +117,9 @@ def test_tiny_run_writes_tables_claims_and_records(tmp_path):
     newcomer, scratch = transmission["newcomer"], transmission["scratch"]
     assert newcomer["env_steps"] == scratch["env_steps"] == results[0]["env_steps"]
     assert set(newcomer["steps_to_threshold"]) == {"seed_mean", "per_seed"}
+    similarity = transmission["similarity"]  # One seed: no across-seeds reference, no claim.
+    assert len(similarity["ls_newcomer_vs_replaced"]) == 1 and similarity["ls_across_seeds"] is None
+    assert 0.0 <= similarity["ls_newcomer_vs_replaced"][0] <= 1.0
     summary = (tmp_path / "summary.md").read_text()
     assert "TopSim" in summary and "LS within" in summary and (tmp_path / main.FIGURE).exists()
 
