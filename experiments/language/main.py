@@ -1,4 +1,4 @@
-"""ScoreG success and the emergent language's properties, for pairs and populations.
+"""ScoreG / TemporalG success and the emergent language's properties, for pairs and populations.
 
 "From Grunts to Lexicons: Emergent Language from Cooperative Foraging" (Piriyajitakonkij et al.,
 arXiv 2505.12872; ../shared/papers/foraging.md). Each run (``--config.run_names``) trains
@@ -15,13 +15,20 @@ chunk (``jaxml.rl.evaluate``). Then, for every seed's final population:
   ``runs/<run>/records_seed<s>.npz``): topographic similarity, PosDis, BosDis, displacement
   probes of the target's score bin / row / column against chance, language similarity between
   members speaking in the same seat on the same episodes (interchangeability) and between the
-  seeds' independently trained populations (arbitrariness), each beside its chance level.
+  seeds' independently trained populations (arbitrariness), each beside its chance level;
+- cultural transmission (``transmission.runs``, ``transmit``): member ``transmission.member``
+  of each final population replaced by a fresh init trains the run's budget again, against the
+  run itself from scratch (same keys); steps to ``transmission.threshold`` for both curves.
+
+TemporalG runs (``RUNS[...].game``) use the unseen appearance times and probe the speaker's
+(agent 0's) item's appearance time instead of the score bin.
 
   python -m experiments.language.main --preset=quick --workdir=results/quick/language
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -33,11 +40,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments.language.config import RUNS, get_config
+from experiments.language.config import RUNS, SCOREG, TEMPORALG, get_config
 from jaxml import envs, language
 from jaxml.language._collect import episode_records, play_episodes, save_records
 from jaxml.models import foraging_agent, stacked
 from jaxml.rl import evaluate, population
+from jaxml.utils import checks, runner
 from jaxml.utils.claims import Claim, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.trainer import member_metric, run_options, run_trainer
@@ -49,8 +57,13 @@ CROSS_PLAY_KEY = 11
 
 
 def game(config, name: str, split: str):
+    """Run ``name``'s game on the ``"train"`` or ``"test"`` split (ScoreG: of the scores,
+    TemporalG: of the appearance times), with the run's channel."""
     agent = config.runs[name].agent
-    env = envs.make(config.game, score_split=split, **foraging_agent.env_kwargs(agent))
+    split_field = "score_split" if config.runs[name].game == SCOREG else "appearance_split"
+    env = envs.make(
+        config.runs[name].game, **{split_field: split}, **foraging_agent.env_kwargs(agent)
+    )
     return foraging_agent.with_channel(env, agent)
 
 
@@ -67,8 +80,28 @@ def make_trainer(config: ml_collections.ConfigDict, name: str):
     return trainer, run_config
 
 
+def check_transmission(config: ml_collections.ConfigDict) -> None:
+    t = config.transmission
+    if not isinstance(t.runs, tuple) or any(n not in config.run_names for n in t.runs):
+        raise ConfigError(
+            "--config.transmission.runs: expected a tuple of runs among run_names "
+            f"{config.run_names}, got {t.runs}"
+        )
+    for name in t.runs:
+        size = config.runs[name].population.size
+        member = t.member
+        if not isinstance(member, int) or isinstance(member, bool) or not 0 <= member < size:
+            raise ConfigError(
+                f"--config.transmission.member: expected an int in [0, {size}) (the size of "
+                f"run {name}), got {member}"
+            )
+    checks.in_range(t.threshold, "--config.transmission.threshold", 0.0, 1.0, error=ConfigError)
+    checks.positive_int(t.window, "--config.transmission.window", ConfigError)
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
+    check_transmission(config)
     check_positive(config, ("total_timesteps", "num_chunks", "eval_episodes",
                             "cross_play_episodes", "language_episodes"))  # fmt: skip
     check_choices(config, "run_names", RUNS)
@@ -82,16 +115,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
         make_trainer(config, name)
 
 
-def train(trainer, config, workdir: Path, resume: bool, name: str) -> tuple[dict, object]:
-    """Runs the seeds; returns the curves (seed mean, 95% band) and the final states."""
+def train(
+    trainer, config, workdir: Path, resume: bool, name: str, settings=None
+) -> tuple[dict, object]:
+    """Runs the seeds; returns the curves (seed mean, 95% band) and the final states.
+
+    With ``settings`` (one entry per seed, holding the seed's key: ``transmit``) the members are
+    the settings, not ``num_seeds`` keys.
+    """
     start = time.perf_counter()
+    options = run_options(config)
+    if settings is not None:
+        options["num_seeds"] = 1
     run = run_trainer(
         trainer,
         workdir,
         num_chunks=config.num_chunks,
         eval_every_chunks=1,
         resume=resume,
-        **run_options(config),
+        settings=settings,
+        **options,
         description=name,
     )
     history = run.result.history
@@ -109,8 +152,95 @@ def train(trainer, config, workdir: Path, resume: bool, name: str) -> tuple[dict
             "mean": per_seed.mean(axis=1).tolist(),
             "ci95": (1.96 * per_seed.std(axis=1) / math.sqrt(per_seed.shape[1])).tolist(),
             "final_per_seed": per_seed[-1].tolist(),
+            "per_seed": per_seed.T.tolist(),  # [seeds, chunks]
         }
     return out, run.result.carry
+
+
+def transmit(config, name: str, trainer, states, workdir: Path, resume: bool):
+    """Cultural transmission: every seed's final population of run ``name`` (``states``) with
+    member ``transmission.member`` replaced by a fresh init trains for the run's budget again.
+
+    Seed ``s``'s newcomer population is ``population.newcomer_state(trainer.init(key_s),
+    params_s)`` with ``key_s`` the key run ``name`` started seed ``s`` from, so the from-scratch
+    baseline (run ``name`` itself) and the newcomer run differ only in the trained members'
+    parameters. The fresh states are made by the run's own jitted ``vmap(init)`` and its chunk
+    is the run's chunk, so both programs come from the compilation cache.
+    """
+    member = int(config.transmission.member)
+    keys = runner.seed_keys(config.seed, config.num_seeds)  # run_trainer's keys of run `name`.
+    fresh = jax.jit(jax.vmap(trainer.init))(keys)
+
+    def init(_key, setting):
+        fresh_state, params = setting
+        return population.newcomer_state(fresh_state, params, member)
+
+    newcomer = dataclasses.replace(trainer, init=init)
+    return train(
+        newcomer, config, workdir, resume, f"{name} newcomer", settings=(fresh, states.params)
+    )
+
+
+def newcomer_similarity(config, name: str, trainer, before, after) -> dict:
+    """Does the newcomer speak like the member it replaced? Per seed, the language similarity
+    between member ``m`` (``transmission.member``) speaking in seat 0 of the trained population
+    (``before``) and the newcomer speaking in seat 0 after its run (``after``), each with its
+    population's next member in seat 1, on the same unseen-split episodes; beside it the chance
+    level and the LS between different seeds' trained members ``m`` (independent languages)."""
+    test_env = game(config, name, "test")
+    vocab = int(config.runs[name].agent.vocab_size)
+    length = test_env.horizon * int(config.runs[name].agent.message_length) + 2
+    size = trainer.pairing.size
+    m = int(config.transmission.member)
+    partner = (m + 1) % size
+    play = language_fn(trainer, test_env, config.language_episodes, speaker=0)
+    teams = jnp.asarray([(m, partner), (size + m, size + partner)], jnp.int32)
+    old, new = [], []
+    for s in range(config.num_seeds):
+        both = jax.tree.map(lambda a, b, s=s: jnp.concatenate([a[s], b[s]]), before.params,
+                            after.params)  # fmt: skip
+        out = play(both, teams)
+        team = [
+            episode_records(jax.tree.map(lambda x, k=k: x[k], out), test_env, length=length)
+            for k in range(2)
+        ]
+        old.append(np.asarray(team[0].messages))
+        new.append(np.asarray(team[1].messages))
+    within = [float(language.language_similarity(a, b)) for a, b in zip(old, new, strict=True)]
+    chance = [float(language.language_similarity_chance(a, b, vocab + 1))
+              for a, b in zip(old, new, strict=True)]  # fmt: skip
+    across = [float(language.language_similarity(old[a], old[b]))
+              for a, b in itertools.combinations(range(config.num_seeds), 2)]  # fmt: skip
+    return {
+        "ls_newcomer_vs_replaced": within,
+        "ls_chance": chance,
+        "ls_across_seeds": float(np.mean(across)) if across else None,
+    }
+
+
+def threshold_steps(curves: dict, config) -> dict:
+    """Env steps at which the unseen-score success curve (seed mean, and each seed) first
+    reaches ``transmission.threshold`` (trailing mean of ``window`` evaluations); None: not
+    reached."""
+    t = config.transmission
+    steps = np.asarray(curves["env_steps"], np.float64)
+    success = curves["eval_success"]
+    rows = np.asarray([success["mean"]] + success["per_seed"], np.float64)
+    found = np.asarray(language.steps_to_threshold(rows, steps, float(t.threshold),
+                                                   window=int(t.window)))  # fmt: skip
+    values = [None if not np.isfinite(v) else int(v) for v in found]
+    return {"seed_mean": values[0], "per_seed": values[1:]}
+
+
+# The listener-unseen attribute each game's first probe decodes: (results field, label).
+FIRST_PROBE = {SCOREG: ("probe_score", "score bin"), TEMPORALG: ("probe_time", "appearance time")}
+GAME_LABEL = {SCOREG: "ScoreG", TEMPORALG: "TemporalG"}
+# Messages-zeroed ablation -> the run with learned messages it is set beside.
+ABLATIONS = {"zero": "pair", "temporal_zero": "temporal"}
+
+
+def first_probe(name: str) -> tuple[str, str]:
+    return FIRST_PROBE[RUNS[name].game]
 
 
 def cross_play_fn(trainer, env, episodes: int):
@@ -150,15 +280,16 @@ def probe(messages, targets, vocab: int) -> dict:
     return {"accuracy": result.accuracy, "chance": result.chance}
 
 
-def language_fn(trainer, env, episodes: int):
+def language_fn(trainer, env, episodes: int, speaker="target"):
     """``(params, teams [K, 2]) -> play_episodes output [K, E, ...]``: every team on the same
-    unseen-score episodes, jitted once."""
+    unseen-split episodes, jitted once. ``speaker``: ScoreG ``"target"`` (the agent that sees
+    the higher-scoring item), TemporalG 0 (agent 0, about the item that appears in its view)."""
 
     def play(params, teams):
         def one(team):
             return play_episodes(
                 trainer.policy, stacked.take(params, team), env,
-                jax.random.PRNGKey(LANGUAGE_KEY), episodes,
+                jax.random.PRNGKey(LANGUAGE_KEY), episodes, speaker=speaker,
             )  # fmt: skip
 
         return jax.vmap(one)(teams)
@@ -175,7 +306,8 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
     splits = {"train": train_env, "test": test_env}
     xp = {k: cross_play_fn(trainer, splits[k], config.cross_play_episodes)
           for k in config.cross_play_splits}  # fmt: skip
-    play = language_fn(trainer, test_env, config.language_episodes)
+    speaker = "target" if RUNS[name].game == SCOREG else 0
+    play = language_fn(trainer, test_env, config.language_episodes, speaker)
     # Team (0, 1) first, then every pair of members in both seat orders.
     pairs = list(itertools.combinations(range(size), 2))
     teams = [(0, 1)] + [t for a, b in pairs for t in ((a, b), (b, a))]
@@ -194,8 +326,12 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
         save_records(records, workdir / f"records_seed{s}.npz")
         team_messages.append(np.asarray(records.messages))
         meanings, messages = records.meanings, records.messages
-        score_bin = language.score_bin(meanings[:, 0])
-        attributes = jnp.stack([score_bin, meanings[:, 1], meanings[:, 2]], axis=1)
+        # ScoreG: the target's score bin; TemporalG: its appearance time (both unseen by the
+        # listener), then the item's row and column.
+        first = meanings[:, 0]
+        if RUNS[name].game == SCOREG:
+            first = language.score_bin(first)
+        attributes = jnp.stack([first, meanings[:, 1], meanings[:, 2]], axis=1)
         within = []
         for k in range(len(pairs)):
             ra, rb = team_records[1 + 2 * k].messages, team_records[2 + 2 * k].messages
@@ -219,7 +355,7 @@ def analyse(config, name: str, trainer, states, workdir: Path) -> dict:
                 "bosdis": float(
                     language.bag_of_symbols_disentanglement(attributes, messages, vocab + 1)
                 ),  # fmt: skip
-                "probe_score": probe(messages, score_bin, vocab + 1),
+                first_probe(name)[0]: probe(messages, first, vocab + 1),
                 "probe_row": probe(messages, meanings[:, 1], vocab + 1),
                 "probe_col": probe(messages, meanings[:, 2], vocab + 1),
                 "ls_within": float(np.mean([w[0] for w in within])),
@@ -250,18 +386,39 @@ def seed_values(record: dict, field: str, sub: str | None = None) -> np.ndarray:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
     validate(config)
     workdir = Path(workdir)
-    records = []
+    records, transmissions = [], []
     for name in config.run_names:
         trainer, _ = make_trainer(config, name)
         run_dir = workdir / "runs" / name
         curves, states = train(trainer, config, run_dir, resume, name)
+        if name in config.transmission.runs:
+            # Before the analysis: its traces would change the chunk's program (a cache miss).
+            newcomer_dir = workdir / "runs" / f"{name}_newcomer"
+            newcomer, newcomer_states = transmit(config, name, trainer, states, newcomer_dir,
+                                                 resume)  # fmt: skip
+            similarity = newcomer_similarity(config, name, trainer, states, newcomer_states)
+            transmissions.append(
+                {
+                    "run": name,
+                    "member": int(config.transmission.member),
+                    "threshold": float(config.transmission.threshold),
+                    "window": int(config.transmission.window),
+                    "scratch": {**curves, "steps_to_threshold": threshold_steps(curves, config)},
+                    "newcomer": {
+                        **newcomer,
+                        "steps_to_threshold": threshold_steps(newcomer, config),
+                    },
+                    "similarity": similarity,
+                }
+            )
         analysis = analyse(config, name, trainer, states, run_dir)
         records.append({"run": name, **curves, "analysis": analysis})
         (workdir / "results.json").write_text(json.dumps(records, indent=1))
-    plot(records, workdir / FIGURE)
-    write_summary(config, records, workdir)
-    write_claims(workdir, claims(records))
-    return {"records": records}
+        (workdir / "transmission.json").write_text(json.dumps(transmissions, indent=1))
+    plot(records, workdir / FIGURE, transmissions)
+    write_summary(config, records, workdir, transmissions)
+    write_claims(workdir, claims(records, transmissions))
+    return {"records": records, "transmission": transmissions}
 
 
 def _mean_std(values: np.ndarray, spec: str = ".3f") -> str:
@@ -270,21 +427,71 @@ def _mean_std(values: np.ndarray, spec: str = ".3f") -> str:
     return f"{np.nanmean(values):{spec}} ± {np.nanstd(values):{spec}}"
 
 
-def claims(records: list[dict]) -> list[Claim]:
-    by_run = {r["run"]: r for r in records}
+def _steps(value) -> str:
+    return "not reached" if value is None else f"{value:,}"
+
+
+def transmission_claims(transmissions: list[dict]) -> list[Claim]:
     found = []
-    if "pair" in by_run and "zero" in by_run:
-        ours, zero = (seed_values(by_run[n], "test_success") for n in ("pair", "zero"))
-        margin = ours.std() + zero.std()
+    for t in transmissions:
+        ours, scratch = (t[k]["steps_to_threshold"] for k in ("newcomer", "scratch"))
+        a, b = ours["seed_mean"], scratch["seed_mean"]
+        held = a is not None and (b is None or a < b)
+        final = {k: np.asarray(t[k]["eval_success"]["final_per_seed"]) for k in ("newcomer",
+                 "scratch")}  # fmt: skip
         found.append(
             Claim(
-                "ScoreG: with messages, success on unseen scores exceeds the messages-zeroed "
-                "ablation by more than the two runs' seed stds together",
+                f"{RUNS[t['run']].label}: cultural transmission, a newcomer (member "
+                f"{t['member']} re-initialised) among the trained members reaches "
+                f"{t['threshold']} unseen-score success (evaluator, trailing mean of "
+                f"{t['window']} evaluations, seed mean) in fewer env steps than the population "
+                "trained from scratch with the same keys and budget",
+                bool(held),
+                f"steps to {t['threshold']}: newcomer {_steps(a)}, from scratch {_steps(b)} "
+                f"(per seed: {[_steps(v) for v in ours['per_seed']]} vs "
+                f"{[_steps(v) for v in scratch['per_seed']]}); final unseen-score success "
+                f"newcomer {_mean_std(final['newcomer'])}, from scratch "
+                f"{_mean_std(final['scratch'])}",
+            )
+        )
+        sim = t.get("similarity")
+        if sim and sim["ls_across_seeds"] is not None:
+            ls = np.asarray(sim["ls_newcomer_vs_replaced"])
+            found.append(
+                Claim(
+                    f"{RUNS[t['run']].label}: the newcomer speaks like the member it replaced "
+                    "(LS between them, seat 0, same episodes, above the LS between different "
+                    "seeds' trained members)",
+                    bool(ls.mean() > sim["ls_across_seeds"]),
+                    f"LS newcomer vs replaced {_mean_std(ls)} (chance "
+                    f"{np.mean(sim['ls_chance']):.3f}), across seeds "
+                    f"{sim['ls_across_seeds']:.3f}",
+                )
+            )
+    return found
+
+
+def claims(records: list[dict], transmissions: list[dict] = ()) -> list[Claim]:
+    by_run = {r["run"]: r for r in records}
+    found = []
+    for ablation, learned in ABLATIONS.items():
+        if learned not in by_run or ablation not in by_run:
+            continue
+        ours, zero = (seed_values(by_run[n], "test_success") for n in (learned, ablation))
+        margin = ours.std() + zero.std()
+        unseen = "scores" if RUNS[learned].game == SCOREG else "appearance times"
+        found.append(
+            Claim(
+                f"{GAME_LABEL[RUNS[learned].game]}: with messages, success on unseen {unseen} "
+                "exceeds the messages-zeroed ablation by more than the two runs' seed stds "
+                "together",
                 bool(ours.mean() - zero.mean() > margin),
-                f"unseen-score success: messages {_mean_std(ours)}, zeroed {_mean_std(zero)} "
+                f"unseen-split success: messages {_mean_std(ours)}, zeroed {_mean_std(zero)} "
                 f"(seeds: {ours.round(3).tolist()} vs {zero.round(3).tolist()})",
             )
         )
+    if "pair" in by_run:
+        ours = seed_values(by_run["pair"], "test_success")
         found.append(
             Claim(
                 "ScoreG: success on unseen scores >= 0.9 (the paper's full-scale figure)",
@@ -296,11 +503,12 @@ def claims(records: list[dict]) -> list[Claim]:
     for name, r in by_run.items():
         if RUNS[name].messages == "zero":
             continue
-        acc = seed_values(r, "probe_score", "accuracy")
-        chance = seed_values(r, "probe_score", "chance")
+        field, what = first_probe(name)
+        acc = seed_values(r, field, "accuracy")
+        chance = seed_values(r, field, "chance")
         found.append(
             Claim(
-                f"{RUNS[name].label}: the speaker's messages carry the target's score bin "
+                f"{RUNS[name].label}: the speaker's messages carry the target's {what} "
                 "(displacement probe >= chance + 0.05)",
                 bool(np.nanmean(acc - chance) >= 0.05),
                 f"probe accuracy {_mean_std(acc)} vs chance {_mean_std(chance)}",
@@ -327,18 +535,20 @@ def claims(records: list[dict]) -> list[Claim]:
                 f"BosDis {_mean_std(seed_values(r, 'bosdis'))}",
             )
         )
-    return found
+    return found + transmission_claims(list(transmissions))
 
 
-def plot(records: list[dict], path: Path) -> None:
+def plot(records: list[dict], path: Path, transmissions: list[dict] = ()) -> None:
     """Training success and unseen-score success vs env steps; language properties per run;
-    the cross-play matrix of the largest population (seed 0, unseen scores)."""
+    the cross-play matrix of the largest population (seed 0, unseen scores); with
+    ``transmissions``, the newcomer's and the from-scratch unseen-score curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    panels = 4 + bool(transmissions)
+    fig, axes = plt.subplots(1, panels, figsize=(5.25 * panels, 4.2))
     for ax, metric, title in (
         (axes[0], "win_rate", "training success (training scores)"),
         (axes[1], "eval_success", "evaluated success (unseen scores)"),
@@ -354,14 +564,16 @@ def plot(records: list[dict], path: Path) -> None:
         ("topsim", None, "TopSim"),
         ("posdis", None, "PosDis"),
         ("bosdis", None, "BosDis"),
-        ("probe_score", "accuracy", "probe: score bin"),
+        (None, "accuracy", "probe"),  # The run's first probe: score bin / appearance time.
         ("ls_within", None, "LS within"),
     )
     width = 0.8 / len(records)
     for k, r in enumerate(records):
-        values = [np.nanmean(seed_values(r, f, s)) for f, s, _ in fields]
+        values = [np.nanmean(seed_values(r, f or first_probe(r["run"])[0], s))
+                  for f, s, _ in fields]  # fmt: skip
         axes[2].bar(np.arange(len(fields)) + k * width, values, width, label=RUNS[r["run"]].label)
-    chance = np.nanmean([np.nanmean(seed_values(r, "probe_score", "chance")) for r in records])
+    chance = np.nanmean([np.nanmean(seed_values(r, first_probe(r["run"])[0], "chance"))
+                         for r in records])  # fmt: skip
     axes[2].axhline(chance, color="gray", ls="--", lw=1, label="probe chance")
     axes[2].set_xticks(np.arange(len(fields)) + 0.4 - width / 2, [f[2] for f in fields])
     axes[2].set(title="language properties (seed mean, unseen scores)")
@@ -372,21 +584,38 @@ def plot(records: list[dict], path: Path) -> None:
     axes[3].set(title=f"cross-play success, {RUNS[largest['run']].label}, seed 0",
                 xlabel="slot-1 member", ylabel="slot-0 member")  # fmt: skip
     fig.colorbar(image, ax=axes[3])
+    if transmissions:
+        ax = axes[4]
+        for t in transmissions:
+            for kind, style in (("newcomer", "-"), ("scratch", "--")):
+                curve = t[kind]
+                x = np.asarray(curve["env_steps"])
+                m = np.asarray(curve["eval_success"]["mean"])
+                c = np.asarray(curve["eval_success"]["ci95"])
+                label = f"{RUNS[t['run']].label}, {'newcomer' if kind == 'newcomer' else 'scratch'}"
+                ax.plot(x, m, style, label=label)
+                ax.fill_between(x, m - c, m + c, alpha=0.15)
+            ax.axhline(t["threshold"], color="gray", ls=":", lw=1)
+        ax.set(title="newcomer vs scratch (unseen split; dotted: threshold)",
+               xlabel="environment steps", ylim=(-0.02, 1.02))  # fmt: skip
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def write_summary(config, records: list[dict], workdir: Path) -> None:
+def write_summary(config, records: list[dict], workdir: Path, transmissions=()) -> None:
     lines = [
-        f"{config.game}, IPPO-LSTM populations, {config.total_timesteps:,} env steps per run, "
+        "IPPO-LSTM populations on ScoreG (unseen split: scores) and TemporalG (unseen split: "
+        f"appearance times), {config.total_timesteps:,} env steps per run, "
         f"mean ± std over {config.num_seeds} vmapped seeds. Success: every pairing of distinct "
         f"members ({config.cross_play_episodes} argmax episodes each, `jaxml.rl.evaluate`); "
-        f"language: team (0, 1) on {config.language_episodes} unseen-score episodes, the "
-        "speaker sees the higher-scoring item (pad token V counted in the vocabulary).",
+        f"language: team (0, 1) on {config.language_episodes} unseen-split episodes, the "
+        "speaker is ScoreG's agent that sees the higher-scoring item, TemporalG's agent 0 "
+        "(pad token V counted in the vocabulary).",
         "",
-        "| run | training success (last chunk) | success, training scores | success, unseen "
-        "scores | self-play (never trained) | env steps/s | job s |",
+        "| run | training success (last chunk) | success, training split | success, unseen "
+        "split | self-play (never trained) | env steps/s | job s |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in records:
@@ -401,7 +630,8 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         )
     lines += [
         "",
-        "| run | TopSim | PosDis | BosDis | probe score bin (chance) | probe row (chance) | "
+        "| run | TopSim | PosDis | BosDis | probe score bin / appearance time (chance) | "
+        "probe row (chance) | "
         "probe column (chance) | LS within (chance) | LS across seeds (chance) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -415,11 +645,49 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         lines.append(
             f"| {RUNS[r['run']].label} | {_mean_std(seed_values(r, 'topsim'))} | "
             f"{_mean_std(seed_values(r, 'posdis'))} | {_mean_std(seed_values(r, 'bosdis'))} | "
-            f"{with_chance(r, 'probe_score')} | {with_chance(r, 'probe_row')} | "
+            f"{with_chance(r, first_probe(r['run'])[0])} | {with_chance(r, 'probe_row')} | "
             f"{with_chance(r, 'probe_col')} | {_mean_std(seed_values(r, 'ls_within'))} "
             f"({np.mean(seed_values(r, 'ls_within_chance')):.3f}) | {a['ls_across']:.3f} "
             f"({a['ls_across_chance']:.3f}) |"
         )
+    if transmissions:
+        lines += [
+            "",
+            "Cultural transmission: member `member` of each seed's final population replaced by a "
+            "fresh init, then the run's budget again; from scratch = the run itself (same keys). "
+            "Steps to threshold: first evaluation whose trailing mean (window) of unseen-score "
+            "success reaches the threshold.",
+            "",
+            "| run | member | threshold (window) | curve | steps to threshold, seed mean | "
+            "per seed | final unseen-score success | final training success |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for t in transmissions:
+            for kind in ("newcomer", "scratch"):
+                c = t[kind]
+                st = c["steps_to_threshold"]
+                lines.append(
+                    f"| {RUNS[t['run']].label} | {t['member']} | {t['threshold']} ({t['window']})"
+                    f" | {'newcomer' if kind == 'newcomer' else 'from scratch'} | "
+                    f"{_steps(st['seed_mean'])} | {', '.join(_steps(v) for v in st['per_seed'])}"
+                    f" | {_mean_std(np.asarray(c['eval_success']['final_per_seed']))} | "
+                    f"{_mean_std(np.asarray(c['win_rate']['final_per_seed']))} |"
+                )
+        lines += [
+            "",
+            "| run | LS newcomer vs replaced member (seat 0, per seed) | chance | LS across "
+            "seeds' trained members |",
+            "| --- | --- | --- | --- |",
+        ]
+        for t in transmissions:
+            sim = t["similarity"]
+            across = sim["ls_across_seeds"]
+            lines.append(
+                f"| {RUNS[t['run']].label} | "
+                f"{', '.join(f'{v:.3f}' for v in sim['ls_newcomer_vs_replaced'])} | "
+                f"{np.mean(sim['ls_chance']):.3f} | "
+                f"{'—' if across is None else f'{across:.3f}'} |"
+            )
     lines += ["", f"![language]({FIGURE})", ""]
     (workdir / "summary.md").write_text("\n".join(lines))
 

@@ -19,6 +19,9 @@ written back with ``stacked.put``. Each member's optimizer state is stacked the 
 gradient norm and counts its own steps). A population of 2 is therefore the IPPO run of that
 pair (``tests/rl/test_population.py`` checks one step against ``mappo.make_trainer``).
 
+Cultural transmission: ``replace_member`` swaps one member of a trained stack for a fresh
+draw and ``newcomer_state`` starts a run from a fresh state whose other members are trained.
+
 Between rounds the environments continue and the recurrent states are zeroed, as the authors do
 when they draw a new pair. The trainer is a ``Trainer`` (``init(key)``, ``step(state)``), so
 ``run_trainer`` vmaps seeds, chunks, checkpoints and resumes it::
@@ -541,6 +544,49 @@ def pair_params(params: Any, i: int, j: int) -> Any:
     return stacked.take(params, jnp.array([i, j]))
 
 
+# ------------------------------------------------------------------------ cultural transmission
+def replace_member(params: Any, member: int, fresh: Any) -> Any:
+    """``params`` (``[N, ...]``) with member ``member``'s leaves taken from ``fresh`` (a
+    population stack of the same structure, e.g. ``trainer.init(key).params``); every other
+    member is returned bitwise unchanged.
+
+    Raises:
+      ValueError: ``member`` outside ``[0, N)`` or trees of different structure or shapes.
+    """
+    size = {jnp.shape(x)[0] for x in jax.tree.leaves(params)}
+    checks.expect(len(size) == 1, "params", "a member-stacked tree (one leading size)", size)
+    (size,) = size
+    checks.expect(
+        isinstance(member, int | np.integer) and not isinstance(member, bool)
+        and 0 <= member < size,
+        "member", f"an int in [0, {size})", member,
+    )  # fmt: skip
+    same = jax.tree.structure(params) == jax.tree.structure(fresh) and all(
+        jnp.shape(a) == jnp.shape(b)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(fresh), strict=True)
+    )
+    checks.expect(same, "fresh", "a tree of the same structure and shapes as params",
+                  jax.tree.structure(fresh))  # fmt: skip
+    return stacked.put(params, int(member), stacked.take(fresh, int(member)))
+
+
+def newcomer_state(fresh: PopulationState, trained_params: Any, member: int = 0) -> PopulationState:
+    """A trained population that a newcomer joins: ``fresh`` (``trainer.init(key)``) with every
+    member but ``member`` replaced by ``trained_params``' (``[N, ...]``).
+
+    The newcomer (member ``member``) is therefore bitwise member ``member`` of the population
+    that the trainer trains from scratch with the same ``key``; that from-scratch run is the
+    baseline of the cultural-transmission test ("From Grunts to Lexicons", arXiv 2505.12872:
+    does a fresh agent learn faster among trained agents than a population from scratch?).
+    Everything else starts as in the baseline too: the environments, the round keys, the
+    round counter (so ``env_steps`` counts from 0) and every member's optimizer state (fresh
+    Adam moments and step counts, so the learning-rate schedule matches the baseline's); the
+    only difference between the two runs is the trained members' parameters. Taking the fresh
+    state rather than a key lets a launcher reuse the baseline's compiled ``init``.
+    """
+    return fresh._replace(params=replace_member(trained_params, member, fresh.params))
+
+
 __all__ = [
     "GRAPHS",
     "Pairing",
@@ -551,12 +597,14 @@ __all__ = [
     "make_pairing",
     "make_trainer",
     "matchings",
+    "newcomer_state",
     "pair_config",
     "pair_params",
     "pair_step",
     "partner_graph",
     "per_member",
     "population_step",
+    "replace_member",
     "round_keys",
     "sample_pairs",
 ]

@@ -200,3 +200,45 @@ def test_population_resumes_exactly_from_a_checkpoint(tmp_path):
     # Different rounds pair differently: the pairing key advances with the state.
     keys = np.stack([np.asarray(first.key), np.asarray(second.key)])
     assert not np.array_equal(keys[0], keys[1])
+
+
+# ------------------------------------------------------------------------ cultural transmission
+def _leaves_equal(a, b):
+    return all(
+        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+@pytest.mark.parametrize("member", [0, 2])
+def test_newcomer_is_a_fresh_init_and_the_others_are_unchanged(member):
+    _, init, step = _odd_population()
+    trained, _ = step(init(jax.random.PRNGKey(4)))  # One round: members 0-2 moved off init.
+    key = jax.random.PRNGKey(5)
+    fresh = init(key)
+    params = population.replace_member(trained.params, member, fresh.params)
+    assert _leaves_equal(stacked.take(params, member), stacked.take(fresh.params, member))
+    for other in set(range(3)) - {member}:
+        assert _leaves_equal(stacked.take(params, other), stacked.take(trained.params, other))
+    # The fresh draw is not the trained one (the test can fail), and not member-identical.
+    assert not _leaves_equal(stacked.take(fresh.params, member),
+                             stacked.take(trained.params, member))  # fmt: skip
+    # The newcomer state: the from-scratch init with the same key, but the trained members.
+    state = jax.jit(functools.partial(population.newcomer_state, member=member))(
+        fresh, trained.params
+    )
+    assert _leaves_equal(state.params, params)
+    for field in ("opt_state", "rollout", "key", "update", "pairs"):
+        assert _leaves_equal(getattr(state, field), getattr(fresh, field)), field
+    # It trains: one round from it is a round of the same trainer.
+    new, metrics = step(state)
+    assert int(new.update) == 1 and np.isfinite(float(metrics["loss"]))
+
+
+def test_replace_member_rejects_bad_members_and_trees():
+    _, init, _ = _odd_population()
+    params = init(jax.random.PRNGKey(0)).params
+    for bad in (3, -1, 1.0, True):
+        with pytest.raises(ValueError, match=r"member: expected an int in \[0, 3\)"):
+            population.replace_member(params, bad, params)
+    with pytest.raises(ValueError, match="fresh: expected a tree of the same structure"):
+        population.replace_member(params, 0, jax.tree.map(lambda x: x[:2], params))
