@@ -201,10 +201,11 @@ class _Critic(nn.Module):
 
 
 class AgentActorCritic(nn.Module):
-    """Per-agent categorical heads and values from actor and critic inputs.
+    """Per-agent categorical (or continuous) heads and values from actor and critic inputs.
 
     Attributes:
-      head_sizes: number of values ``n_h`` of each categorical head.
+      head_sizes: number of values ``n_h`` of each categorical head (a continuous head: its
+        width ``continuous_head_size(d)``, read by ``continuous_policy``).
       head_shapes: extra shape ``S_h`` of each head (``()`` for one choice per agent,
         ``(L,)`` for ``L`` message tokens).
       hidden: hidden widths of the actor's and the critic's MLPs.
