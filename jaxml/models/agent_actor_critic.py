@@ -22,6 +22,14 @@ message tokens) gets one linear head per part; head ``h`` with extra shape ``S_h
 sum over heads and over the extra axes: ``factorised_policy``, a ``distrax.Joint`` of one
 ``distrax.Independent(distrax.Categorical)`` per head.
 
+Continuous heads (MABrax's ``[A, d]`` boxes): one linear head ``policy_head_0`` of width ``2d``
+(``continuous_head_size``) per agent, read by ``continuous_policy`` as the location and raw
+scale of ``jaxml.models.actor_critic.TanhGaussian`` squashed into the action bounds, with the
+state-dependent ``softplus(raw) + min_std`` standard deviation of single-agent PPO's
+``"continuous"`` preset (brax's ``NormalTanhDistribution``). It is the same ``Dense`` layer as a
+categorical head, so every parameter mode (PS, PS+id, NPS, LoRA with placement ``"head"``)
+treats it alike; log-probabilities sum over the ``d`` action dimensions, per agent.
+
 Recurrent state: ``carry`` is ``{"actor": c, "critic": c}`` with ``c`` ``[..., A, H]`` (GRU) or
 ``(cell, hidden)`` each ``[..., A, H]`` (LSTM); ``initial_carry`` gives zeros, the state an
 episode starts from (rollouts return to it where an episode ended). Feed-forward
@@ -41,7 +49,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxml.models.actor_critic import ACTIVATIONS, Torso, check_torso, orthogonal_dense
+from jaxml.models.actor_critic import (
+    ACTIVATIONS,
+    TanhGaussian,
+    Torso,
+    check_torso,
+    orthogonal_dense,
+)
 from jaxml.models.lora import (
     LoRAConfig,
     LoRADense,
@@ -187,10 +201,11 @@ class _Critic(nn.Module):
 
 
 class AgentActorCritic(nn.Module):
-    """Per-agent categorical heads and values from actor and critic inputs.
+    """Per-agent categorical (or continuous) heads and values from actor and critic inputs.
 
     Attributes:
-      head_sizes: number of values ``n_h`` of each categorical head.
+      head_sizes: number of values ``n_h`` of each categorical head (a continuous head: its
+        width ``continuous_head_size(d)``, read by ``continuous_policy``).
       head_shapes: extra shape ``S_h`` of each head (``()`` for one choice per agent,
         ``(L,)`` for ``L`` message tokens).
       hidden: hidden widths of the actor's and the critic's MLPs.
@@ -364,3 +379,32 @@ def factorised_policy(logits: Sequence[jax.Array], agent_ndim: int) -> distrax.J
             for lg in logits
         )
     )
+
+
+def continuous_head_size(action_dim: int) -> int:
+    """Width of a continuous head: a location and a raw scale per action dimension."""
+    return 2 * int(action_dim)
+
+
+def continuous_policy(
+    outputs: jax.Array, low: jax.Array, high: jax.Array, min_std: float = 1e-3
+) -> TanhGaussian:
+    """Per-agent tanh-squashed diagonal Gaussians from a continuous head's outputs.
+
+    Args:
+      outputs: ``[..., A, 2d]``, the head's location ``[..., A, :d]`` and raw scale
+        ``[..., A, d:]`` (std ``softplus(raw) + min_std``, as ``actor_critic.Actor`` with
+        ``std="softplus"``).
+      low, high: finite bounds broadcastable to ``[..., A, d]`` (``[A, d]`` from the spec).
+      min_std: the smallest standard deviation (keeps log-probabilities finite).
+
+    Returns:
+      ``TanhGaussian`` with batch shape ``[..., A]`` and event shape ``[d]``: ``log_prob`` and
+      ``entropy`` are per agent (summed over ``d``; the entropy is the squashed one).
+    """
+    checks.expect(outputs.shape[-1] % 2 == 0, "outputs", "an even last axis (2d)", outputs.shape)
+    loc, raw_scale = jnp.split(outputs, 2, axis=-1)
+    scale = jax.nn.softplus(raw_scale) + min_std
+    low = jnp.broadcast_to(jnp.asarray(low, loc.dtype), loc.shape)
+    high = jnp.broadcast_to(jnp.asarray(high, loc.dtype), loc.shape)
+    return TanhGaussian(loc, scale, low, high)

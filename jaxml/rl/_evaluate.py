@@ -3,7 +3,8 @@
 ``evaluate(model, params, key, normalizer, *, env, num_episodes, max_steps)`` plays
 ``num_episodes`` episodes of ``env`` from resets on fresh keys split off ``key``, choosing actions
 from ``model``'s policy: its mode (``deterministic=True``: the Gaussian's mean, squashed through
-the tanh head's bijector when there is one; each categorical head's argmax) or a sample.
+the tanh head's bijector when there is one, per agent for a multi-agent continuous head; each
+categorical head's argmax) or a sample.
 ``model`` is any trainer's ``model``: a single-agent ``ActorCritic`` (PPO, A2C, TRPO, NPG) or a
 multi-agent ``mappo.Policy`` (IPPO, MAPPO; feed-forward or recurrent, every agent acting from one
 shared network, its recurrent state starting each episode at zero as in training).
@@ -75,12 +76,17 @@ def _actor(model: Any, env: Environment) -> _Actor:
             return to_env_action(action[None], env.action_spec)[0], carry
 
         return _Actor(None, act)
-    # A multi-agent policy (``mappo.Policy``): per-agent categorical heads, optional cell.
+    # A multi-agent policy (``mappo.Policy``): per-agent categorical heads or one continuous
+    # (tanh-Gaussian) head, optional cell.
     net = model.model
+    continuous = getattr(model, "continuous", False)
 
     def act(params, obs, carry, key, deterministic):
         carry, logits, _ = model.apply(params, obs, carry, 0)
-        if deterministic:
+        if continuous:  # [A, d]: each agent's squashed mean, or a sample inside the bounds.
+            policy = model.distribution(logits, 1)
+            actions = policy_mode(policy) if deterministic else policy.sample(seed=key)
+        elif deterministic:
             actions = tuple(jnp.argmax(lg, axis=-1).astype(jnp.int32) for lg in logits)
         else:
             actions = factorised_policy(logits, 1).sample(seed=key)

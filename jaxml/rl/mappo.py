@@ -35,8 +35,13 @@ observation is a NamedTuple, a chex dataclass or a dict):
 Actions: the action spec is a ``MultiDiscreteArray`` ``[A, *S]`` or a nested ``Spec`` of them
 (the Foraging Games' ``ForagingAction(action=[A], message=[A, L])``). Each leaf is one
 categorical head; the policy samples heads independently and its log-probability is their sum
-(a factorised categorical), per agent ``[B, A]``. Advantages (GAE, per agent on ``[T, B, A]``)
-and the PPO loss are per agent; the loss averages over samples and agents.
+(a factorised categorical), per agent ``[B, A]``. A float ``BoundedArray`` ``[A, d]`` with finite
+bounds (MABrax) is one continuous head instead: per agent a tanh-squashed diagonal Gaussian
+inside the bounds (``agent_actor_critic.continuous_policy``: ``actor_critic.TanhGaussian`` with
+the state-dependent softplus std of single-agent PPO's ``"continuous"`` preset, floor
+``config.min_std``); its log-probability sums over ``d``, its entropy is the squashed one
+(Gauss–Hermite), and the actions it samples lie inside the bounds. Advantages (GAE, per agent
+on ``[T, B, A]``) and the PPO loss are per agent; the loss averages over samples and agents.
 
 Recurrent policies (``config.recurrent = "gru" | "lstm"``): the actor and the critic each end
 with a cell whose state is carried through the rollout and zeroed when an episode ends. The
@@ -88,6 +93,8 @@ from jaxml.models.agent_actor_critic import (
     CRITIC_SHARING,
     SHARING,
     AgentActorCritic,
+    continuous_head_size,
+    continuous_policy,
     factorised_policy,
     initial_carry,
     make_agent_actor_critic,
@@ -172,6 +179,10 @@ class Layout(NamedTuple):
     head_shapes: tuple[tuple[int, ...], ...]  # S_h per action leaf (after the agent axis).
     valid: tuple[np.ndarray, ...]  # [A, *S_h, n_h] bool: values inside each leaf's num_values.
     treedef: Any  # Structure of the environment's action (a leaf for a plain array spec).
+    # A continuous [A, d] box: one head of width 2d (head_sizes), squashed into [low, high].
+    continuous: bool = False
+    low: np.ndarray | None = None  # [A, d] float32 (continuous only).
+    high: np.ndarray | None = None  # [A, d] float32 (continuous only).
 
 
 def _leaf_specs(spec: specs.Spec) -> tuple[list[specs.Spec], Any]:
@@ -180,13 +191,49 @@ def _leaf_specs(spec: specs.Spec) -> tuple[list[specs.Spec], Any]:
     return jax.tree.flatten(spec._constructor(**spec._specs))
 
 
+def _continuous_layout(leaf: specs.BoundedArray, treedef: Any) -> Layout:
+    """One continuous head for a float ``BoundedArray`` ``[A, d]`` with finite bounds."""
+    checks.expect(
+        len(leaf.shape) == 2 and min(leaf.shape) > 0,
+        "action_spec",
+        "a continuous BoundedArray of shape [A, d] (agent axis first)",
+        leaf,
+    )
+    low = np.broadcast_to(np.asarray(leaf.minimum, np.float32), leaf.shape)
+    high = np.broadcast_to(np.asarray(leaf.maximum, np.float32), leaf.shape)
+    checks.expect(
+        bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)),
+        "action_spec",
+        "finite bounds with maximum > minimum (a tanh-squashed head)",
+        leaf,
+    )
+    num_agents, dim = (int(n) for n in leaf.shape)
+    width = continuous_head_size(dim)
+    valid = (np.ones((num_agents, width), bool),)
+    return Layout(num_agents, (width,), ((),), valid, treedef, True, low.copy(), high.copy())
+
+
 def action_layout(action_spec: specs.Spec) -> Layout:
-    """The categorical heads of a (nested) multi-discrete ``action_spec`` with agent axis first.
+    """The heads of ``action_spec`` (agent axis first): a categorical head per leaf of a
+    (nested) multi-discrete spec, or one continuous head for a float ``BoundedArray`` ``[A, d]``.
 
     Raises:
-      ValueError: for leaves that are not discrete or disagree on the agent axis.
+      ValueError: for leaves that are neither, disagree on the agent axis, or mix a continuous
+        box with other leaves.
     """
     leaves, treedef = _leaf_specs(action_spec)
+    floats = [
+        leaf
+        for leaf in leaves
+        if isinstance(leaf, specs.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)
+    ]
+    if floats:
+        if len(leaves) != 1 or not isinstance(floats[0], specs.BoundedArray):
+            raise ValueError(
+                f"action_spec: expected one float BoundedArray [A, d] (a continuous head) or "
+                f"MultiDiscreteArray leaves, got {action_spec!r}"
+            )
+        return _continuous_layout(floats[0], treedef)
     sizes, shapes, valid, agents = [], [], [], set()
     for leaf in leaves:
         if isinstance(leaf, specs.MultiDiscreteArray):
@@ -198,8 +245,8 @@ def action_layout(action_spec: specs.Spec) -> Layout:
             )
         else:
             raise ValueError(
-                f"action_spec: no categorical head for {leaf!r}; accepted: MultiDiscreteArray "
-                "leaves with the agent axis first"
+                f"action_spec: no head for {leaf!r}; accepted: MultiDiscreteArray leaves "
+                "(categorical) or one float BoundedArray [A, d] (continuous), agent axis first"
             )
         if num_values.ndim == 0:
             raise ValueError(f"action_spec: {leaf!r} has no agent axis")
@@ -264,9 +311,15 @@ class Policy(NamedTuple):
     layout: Layout
     centralised: bool
     agent_id: bool
+    min_std: float = 1e-3  # Continuous heads: the standard deviation's floor.
+
+    @property
+    def continuous(self) -> bool:
+        return self.layout.continuous
 
     def apply(self, params: Any, obs: Any, carry: Any, batch_ndim: int):
-        """``(carry, masked logits per head [*b, A, *S_h, n_h], value [*b, A])``."""
+        """``(carry, masked logits per head [*b, A, *S_h, n_h], value [*b, A])``; a continuous
+        head's outputs ``[*b, A, 2d]`` are returned as they are (one head, nothing masked)."""
         actor_in, critic_in, mask = agent_inputs(
             obs,
             self.layout.num_agents,
@@ -275,6 +328,8 @@ class Policy(NamedTuple):
             agent_id=self.agent_id,
         )
         carry, logits, value = self.model.apply(params, carry, actor_in, critic_in)
+        if self.layout.continuous:
+            return carry, logits, value
         masked = []
         for h, (lg, valid) in enumerate(zip(logits, self.layout.valid, strict=True)):
             keep = jnp.broadcast_to(jnp.asarray(valid), lg.shape)
@@ -283,17 +338,31 @@ class Policy(NamedTuple):
             masked.append(mask_logits(lg, keep))
         return carry, tuple(masked), value
 
-    def env_action(self, actions: tuple[jax.Array, ...]) -> Any:
+    def distribution(self, logits: tuple[jax.Array, ...], agent_ndim: int):
+        """The policy of ``apply``'s head outputs, batch shape ``[*b, A]`` (``agent_ndim`` axes):
+        ``factorised_policy`` (samples a tuple per head) or, for a continuous head,
+        ``continuous_policy`` (samples ``[*b, A, d]`` inside the bounds)."""
+        if self.layout.continuous:
+            return continuous_policy(logits[0], self.layout.low, self.layout.high, self.min_std)
+        return factorised_policy(logits, agent_ndim)
+
+    def env_action(self, actions: Any) -> Any:
+        if self.layout.continuous:
+            return actions  # [*b, A, d] float32, already inside the bounds.
         return jax.tree.unflatten(self.layout.treedef, list(actions))
 
-    def heads(self, action: Any) -> tuple[jax.Array, ...]:
+    def heads(self, action: Any) -> Any:
+        """What ``distribution(...).log_prob`` takes: a tuple per categorical head, or the
+        continuous action ``[*b, A, d]``."""
+        if self.layout.continuous:
+            return action
         return tuple(jax.tree.leaves(action))
 
 
 def act(params: Any, obs: Any, key: jax.Array, carry: Any = None, *, policy: Policy):
     """The rollout policy: ``(action, log_prob [B, A], value [B, A](, carry))`` for ``obs [B]``."""
     new_carry, logits, value = policy.apply(params, obs, carry, 1)
-    pi = factorised_policy(logits, 2)  # [B, A]
+    pi = policy.distribution(logits, 2)  # [B, A]
     actions = pi.sample(seed=key)
     log_prob = pi.log_prob(actions)
     out = (policy.env_action(actions), log_prob, value)
@@ -409,7 +478,7 @@ def ppo_terms(
     included, is over the masked-in pairs only (``losses.weighted_mean``)."""
     t = batch.transitions
     ndim = t.log_prob.ndim  # Batch axes plus the agent axis.
-    pi = factorised_policy(logits, ndim)
+    pi = policy.distribution(logits, ndim)
     log_prob = pi.log_prob(policy.heads(t.action))
     entropy, ent_coef = pi.entropy(), config.ent_coef
     head_coefs = config.get("head_ent_coefs")  # Optional: one entropy weight per action head.
@@ -621,6 +690,14 @@ def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
         raise ValueError(f"config.{error}") from error
     obs_fields = _fields(env.observation_spec.generate_value())
     mask = obs_fields.get(MASK_FIELD)
+    min_std = config.get("min_std", 1e-3)
+    if layout.continuous:
+        checks.expect(mask is None, f"observation.{MASK_FIELD}", "none with a continuous head",
+                      getattr(mask, "shape", mask))  # fmt: skip
+        checks.expect(config.get("head_ent_coefs") is None, "config.head_ent_coefs",
+                      "None with a continuous head", config.get("head_ent_coefs"))  # fmt: skip
+        checks.expect(isinstance(min_std, int | float) and min_std > 0, "config.min_std",
+                      "a positive float", min_std)  # fmt: skip
     if mask is not None and (
         layout.head_shapes[0] != () or mask.shape != (layout.num_agents, layout.head_sizes[0])
     ):
@@ -628,7 +705,9 @@ def make_policy(config: ml_collections.ConfigDict, env: Environment) -> Policy:
             f"observation.{MASK_FIELD}: shape {mask.shape} does not fit the first action head "
             f"[{layout.num_agents}, {layout.head_sizes[0]}]"
         )
-    return Policy(model, layout, config.critic == "centralised", bool(config.agent_id))
+    return Policy(
+        model, layout, config.critic == "centralised", bool(config.agent_id), float(min_std)
+    )
 
 
 def parameter_labels(params: Any, config: ml_collections.ConfigDict) -> Any:
