@@ -102,6 +102,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
     plot(records, workdir / FIGURE)
     write_summary(config, records, workdir)
     write_claims(workdir, claims(records))
+    if config.mabrax.tasks:  # The full preset's MABrax jobs (none in quick: 40–125 s to compile).
+        from experiments.lorasa import mabrax  # Imported here: mabrax imports this module.
+
+        mabrax.train_mabrax(config, workdir / "mabrax", resume)
     return {"records": records}
 
 

@@ -118,6 +118,13 @@ class TanhGaussian(distrax.Transformed):
         return self.distribution.kl_divergence(other_dist.distribution, **kwargs)
 
 
+def softplus_loc_scale(outputs: jax.Array, min_std: float) -> tuple[jax.Array, jax.Array]:
+    """``(loc, std)`` of a head's outputs ``[..., 2d]``: ``loc = outputs[..., :d]``,
+    ``std = softplus(outputs[..., d:]) + min_std`` (brax's NormalTanhDistribution)."""
+    loc, raw_scale = jnp.split(outputs, 2, axis=-1)
+    return loc, jax.nn.softplus(raw_scale) + min_std
+
+
 def orthogonal_dense(
     features: int, gain: float, name: str | None = None, kernel_init: str = "orthogonal"
 ) -> nn.Dense:
@@ -176,8 +183,7 @@ class Actor(nn.Module):
         if self.action_kind == "discrete":
             return distrax.Categorical(logits=out)
         if softplus:
-            out, raw_scale = jnp.split(out, 2, axis=-1)
-            scale = jax.nn.softplus(raw_scale) + self.min_std
+            out, scale = softplus_loc_scale(out, self.min_std)
         else:
             log_std = self.param(
                 "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)

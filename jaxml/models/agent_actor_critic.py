@@ -55,6 +55,7 @@ from jaxml.models.actor_critic import (
     Torso,
     check_torso,
     orthogonal_dense,
+    softplus_loc_scale,
 )
 from jaxml.models.lora import (
     LoRAConfig,
@@ -403,8 +404,7 @@ def continuous_policy(
       ``entropy`` are per agent (summed over ``d``; the entropy is the squashed one).
     """
     checks.expect(outputs.shape[-1] % 2 == 0, "outputs", "an even last axis (2d)", outputs.shape)
-    loc, raw_scale = jnp.split(outputs, 2, axis=-1)
-    scale = jax.nn.softplus(raw_scale) + min_std
+    loc, scale = softplus_loc_scale(outputs, min_std)
     low = jnp.broadcast_to(jnp.asarray(low, loc.dtype), loc.shape)
     high = jnp.broadcast_to(jnp.asarray(high, loc.dtype), loc.shape)
     return TanhGaussian(loc, scale, low, high)
