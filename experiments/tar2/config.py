@@ -1,31 +1,38 @@
-"""TAR² (Kapoor et al., arXiv 2502.04864) on sparse-reward SMAX: every method, IPPO and MAPPO.
+"""TAR² (Kapoor et al., arXiv 2502.04864) on sparse SMAX and LBF: every method, IPPO and MAPPO.
 
   python -m experiments.tar2.main --preset=quick --workdir=results/quick/tar2
       # SMAX 3m, horizon 20 (21 transitions), team reward released at the episode's end.
-      # IPPO with the five methods the claims and the ceiling need (sparse, dense ceiling,
-      # TAR², AREL, STAS) as slots of one compiled program; 2 vmapped seeds, ~40k env steps
-      # per run. MAPPO and the ablations (uniform, temporal-only, agent-only) are left out of
-      # the quick preset for time (README.md has the profile); add them with
+      # IPPO with four methods as slots of one compiled program: sparse, dense (the ceiling),
+      # TAR² and AREL; 2 vmapped seeds, 40,320 env steps per run. STAS, MAPPO and the
+      # ablations (uniform, temporal-only, agent-only) are left out for make run's 120 s
+      # (README.md has the profile and the timings); add them with
       # --config.algorithms="('ippo','mappo')" (MAPPO: sparse and TAR²) and
       # --config.ippo.tar2.methods="('sparse','dense','uniform','tar2','tar2_temporal',
       # 'tar2_agent','arel','stas')".
+  python -m experiments.tar2.main --preset=quick --config.scenarios="('lbf',)" \
+      --config.total_timesteps=96000 --config.num_chunks=6 \
+      --config.ippo.tar2.methods="('sparse','dense','tar2','arel','stas')"
+      # The second task: cooperative Level-Based Foraging (6x6, 2 agents, 2 items that need
+      # both, 20 steps) with the team reward released at the end (experiments.tar2.lbf);
+      # about 6 min on a loaded 2-core CPU, so not in the quick preset (README.md: results).
   python -m experiments.tar2.main --preset=full
-      # The paper's SMAC maps in SMAX (5m_vs_6m, 10m_vs_11m, 3s5z) at horizon 50, the authors'
-      # return-model size and schedule (3 blocks, 64 wide, 4 heads; warm-up 200 episodes, an
-      # update every 100 of 200 epochs, batch 64, buffer 5000), 5 seeds, 1.5e6 env steps per
-      # run (30 000 episodes of 50 steps, the authors' SMACLite budget). For an accelerator;
-      # not run.
+      # The paper's SMAC maps in SMAX (5m_vs_6m, 10m_vs_11m, 3s5z) at horizon 50 and LBF
+      # (8x8, 3 agents, 3 items, 50 steps), the authors' return-model size and schedule
+      # (3 blocks, 64 wide, 4 heads; warm-up 200 episodes, an update every 100 of 200 epochs,
+      # batch 64, buffer 5000), every method for IPPO and MAPPO, 5 seeds, 1.5e6 env steps
+      # per run (30 000 episodes of 50 steps, the authors' SMACLite budget). For an
+      # accelerator; not run.
 
 What the quick preset shrinks, and why: the map (3m: 3 marines a side, the smallest), the
 horizon (20 instead of 50: most 3m episodes under a learning policy end earlier), the return
 model (1 block, 16 wide, 2 heads), its schedule (warm-up 32 episodes, an update every 32 of
-8 epochs on batches of 16, buffer 256 episodes) and STAS's coalition samples (2, authors 5),
-the policy budget (2 seeds, 16 environments), the evaluation (16 episodes per seed), the
-algorithms (IPPO only; the full preset runs MAPPO too, so the claim "with TAR², IPPO does as well
-as MAPPO" is tested there or with the override above, not by the quick run) and IPPO's methods
-(no uniform and no ablations; the full preset runs all eight for IPPO and MAPPO). Every
-field is overridable (``--config.ippo.tar2.num_epochs=50``). ``elapsed_time`` adds ``t / horizon``
-to every agent's observation (README: why, and the run without it).
+8 epochs on batches of 16, buffer 256 episodes), the policy budget (2 seeds, 16
+environments, 120 updates), the evaluation (16 episodes per seed), the algorithms (IPPO only;
+the full preset runs MAPPO too, so the claim "with TAR², IPPO does as well as MAPPO" is
+tested there or with the override above, not by the quick run) and IPPO's methods (no STAS,
+no uniform and no ablations; the full preset runs all eight for IPPO and MAPPO). Every field
+is overridable (``--config.ippo.tar2.num_epochs=50``). ``elapsed_time`` adds ``t / T`` to
+every agent's observation (README: why, and the run without it).
 """
 
 from __future__ import annotations
@@ -81,6 +88,11 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config = base_config()
     config.scenarios = ("3m",)
     config.horizon = 20
+    # The second task (scenario "lbf"; experiments.tar2.lbf): cooperative Level-Based Foraging
+    # with the team reward; episodes of at most time_limit transitions.
+    config.lbf = ml_collections.ConfigDict(
+        {"grid_size": 6, "num_agents": 2, "num_food": 2, "time_limit": 20}
+    )
     # Observe t / horizon (tar2_train.ElapsedTime), every method alike: without it a
     # feed-forward critic cannot see the time left, which redistributed returns depend on.
     config.elapsed_time = True
@@ -95,11 +107,14 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.checkpoint_every_chunks = 4
     config.eval_episodes = ml_collections.FieldReference(16)
     config.tensorboard = False
-    # The claims' methods and the ceiling; the full preset adds uniform and both ablations.
-    ippo_methods = ("sparse", "dense", "tar2", "arel", "stas")
+    # TAR², two of the claims' rivals (AREL, sparse) and the ceiling. STAS is a second
+    # return-model network, whose compilation and updates cost about a quarter of the run
+    # (README.md: the profile); it runs in the full preset, with uniform and both ablations.
+    ippo_methods = ("sparse", "dense", "tar2", "arel")
     mappo_methods = ("sparse", "tar2")
     if preset == "full":
-        config.scenarios = ("5m_vs_6m", "10m_vs_11m", "3s5z")
+        config.scenarios = ("5m_vs_6m", "10m_vs_11m", "3s5z", "lbf")
+        config.lbf.update(grid_size=8, num_agents=3, num_food=3, time_limit=50)
         config.algorithms = ("ippo", "mappo")
         config.horizon = 50
         config.num_seeds = 5

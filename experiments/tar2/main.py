@@ -24,9 +24,11 @@ import ml_collections
 import numpy as np
 
 from experiments.tar2.config import LABELS, get_config
+from experiments.tar2.lbf import make_lbf
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward
 from jaxml.rl import tar2_train
+from jaxml.utils import checks
 from jaxml.utils.claims import Claim, write_claims
 from jaxml.utils.config import ConfigError, check_base, check_choices, check_positive
 from jaxml.utils.plotting import Band, Panel, plot_bands
@@ -35,24 +37,51 @@ from jaxml.utils.trainer import member_metric, run_options, run_trainer
 NAME = "tar2"
 FIGURE = "win_rates.png"
 ALGORITHMS = ("ippo", "mappo")
-SCENARIOS = ("3m", "5m_vs_6m", "10m_vs_11m", "3s5z", "2s3z", "8m")
+LBF = "lbf"  # jumanji's Level-Based Foraging as a team task (experiments.tar2.lbf).
+SCENARIOS = ("3m", "5m_vs_6m", "10m_vs_11m", "3s5z", "2s3z", "8m", LBF)
+# What the claims compare per task: SMAX's win rate; on LBF the team return (the share of the
+# food's value collected, 1 when all of it is), since a small budget rarely collects it all.
+# (evaluated metric, training metric, its name), fixed before any LBF run.
+PRIMARY = {
+    "smax": ("eval_won", "win_rate", "win rate"),
+    LBF: ("eval_return", "episode_return", "team return"),
+}
 
 
-def make_env(scenario: str, horizon: int, elapsed_time: bool):
-    env = SparseReward(envs.make("jaxmarl/SMAX", scenario=scenario, max_steps=horizon))
-    if elapsed_time:
-        env = tar2_train.ElapsedTime(env, horizon + 1, env.num_agents)
+def task(scenario: str) -> str:
+    return LBF if scenario == LBF else "smax"
+
+
+def episode_steps(config: ml_collections.ConfigDict, scenario: str) -> int:
+    """The most transitions an episode of ``scenario`` has: the rollout's length. An SMAX
+    episode that no team wins has ``max_steps + 1``; an LBF one ``time_limit``."""
+    if scenario == LBF:
+        return int(config.lbf.time_limit)
+    return int(config.horizon) + 1
+
+
+def make_env(config: ml_collections.ConfigDict, scenario: str):
+    """Sparse ``scenario``: the team reward withheld until the episode's end (SMAX, or LBF as
+    a team task, ``experiments.tar2.lbf``), with the elapsed time observed if configured."""
+    if scenario == LBF:
+        dense = make_lbf(**config.lbf)
+    else:
+        dense = envs.make("jaxmarl/SMAX", scenario=scenario, max_steps=config.horizon)
+    env = SparseReward(dense)
+    if config.elapsed_time:
+        env = tar2_train.ElapsedTime(env, episode_steps(config, scenario), env.num_agents)
     return env
 
 
 def make_trainer(config: ml_collections.ConfigDict, algorithm: str, scenario: str):
-    """The trainer of ``algorithm`` on sparse ``scenario``; rollouts of ``horizon + 1`` steps
-    (an SMAX episode that no team wins has ``max_steps + 1`` transitions)."""
+    """The trainer of ``algorithm`` on sparse ``scenario``; rollouts of one whole episode
+    (``episode_steps``), so every episode's return is known before GAE reads its rewards."""
     run_config = config[algorithm].copy_and_resolve_references()
-    run_config.num_steps = config.horizon + 1
-    run_config.eval_max_steps = config.horizon + 2
+    steps = episode_steps(config, scenario)
+    run_config.num_steps = steps
+    run_config.eval_max_steps = steps + 1
     try:
-        env = make_env(scenario, config.horizon, bool(config.elapsed_time))
+        env = make_env(config, scenario)
         return tar2_train.make_trainer(run_config, env), run_config
     except ValueError as error:
         raise ConfigError(f"--config.{algorithm}: {error}") from error
@@ -61,6 +90,8 @@ def make_trainer(config: ml_collections.ConfigDict, algorithm: str, scenario: st
 def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_positive(config, ("horizon", "num_chunks", "eval_episodes"))
+    for field in ("grid_size", "num_agents", "num_food", "time_limit"):
+        checks.positive_int(config.lbf[field], f"--config.lbf.{field}", ConfigError)
     check_choices(config, "algorithms", ALGORITHMS)
     check_choices(config, "scenarios", SCENARIOS)
 
@@ -104,6 +135,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
                 steps = [row["step"] * batch for row in history if p + "win_rate" in row]
                 record = {
                     "scenario": scenario,
+                    "task": task(scenario),
                     "algorithm": algorithm,
                     "method": method,
                     "env_steps": steps,
@@ -111,6 +143,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
                 }
                 for name in ("win_rate", "episode_return", "eval_won", "eval_return"):
                     record[name] = curve(history, p + name)
+                if record["eval_won"] is None:  # LBF's outcome extra is "success".
+                    record["eval_won"] = curve(history, p + "eval_success")
                 records.append(record)
             (workdir / "results.json").write_text(json.dumps(records, indent=1))
     plot(config, records, workdir / FIGURE)
@@ -130,13 +164,15 @@ def _spread(values: np.ndarray) -> str:
 
 
 def claims(records: list[dict]) -> list[Claim]:
-    """The paper's claims at this run's scale, with thresholds fixed before any run:
+    """The paper's claims at this run's scale, with thresholds fixed before any run.
+
+    The metric is the task's ``PRIMARY`` one: SMAX's win rate, LBF's team return.
 
     - TAR² (IPPO) ends higher than AREL, STAS and the sparse baseline: its seed-mean evaluated
-      win rate is strictly above each one's;
-    - TAR² learns faster: the seed mean of its training win rate averaged over the chunks (the
+      metric is strictly above each one's;
+    - TAR² learns faster: the seed mean of its training metric averaged over the chunks (the
       curve's area) is strictly above each one's;
-    - with TAR², IPPO does as well as MAPPO: IPPO's seed-mean evaluated win rate is at least
+    - with TAR², IPPO does as well as MAPPO: IPPO's seed-mean evaluated metric is at least
       MAPPO's minus 0.05.
     """
     found = []
@@ -145,109 +181,114 @@ def claims(records: list[dict]) -> list[Claim]:
         ours = by.get((scenario, "ippo", "tar2"))
         if ours is None:
             continue
-        ours_eval = _final(ours, "eval_won")
+        evaluated, trained, what = PRIMARY[ours.get("task", "smax")]
+        ours_eval = _final(ours, evaluated)
         for rival in ("arel", "stas", "sparse"):
             other = by.get((scenario, "ippo", rival))
             if other is None:
                 continue
-            theirs_eval = _final(other, "eval_won")
+            theirs_eval = _final(other, evaluated)
             if ours_eval is not None and theirs_eval is not None:
                 found.append(
                     Claim(
                         f"{scenario}, IPPO: TAR² ends higher than {LABELS[rival]} "
-                        "(evaluated win rate, seed mean)",
+                        f"(evaluated {what}, seed mean)",
                         bool(ours_eval.mean() > theirs_eval.mean()),
-                        f"evaluated win rate: TAR² {_spread(ours_eval)}, {LABELS[rival]} "
+                        f"evaluated {what}: TAR² {_spread(ours_eval)}, {LABELS[rival]} "
                         f"{_spread(theirs_eval)} (mean ± std over {len(ours_eval)} seeds)",
                     )
                 )
-            a = float(np.mean(ours["win_rate"]["mean"]))
-            b = float(np.mean(other["win_rate"]["mean"]))
+            a = float(np.mean(ours[trained]["mean"]))
+            b = float(np.mean(other[trained]["mean"]))
             found.append(
                 Claim(
-                    f"{scenario}, IPPO: TAR² learns faster than {LABELS[rival]} (training win "
-                    "rate averaged over the chunks, seed mean)",
+                    f"{scenario}, IPPO: TAR² learns faster than {LABELS[rival]} (training "
+                    f"{what} averaged over the chunks, seed mean)",
                     bool(a > b),
-                    f"mean training win rate over {len(ours['win_rate']['mean'])} chunks: TAR² "
+                    f"mean training {what} over {len(ours[trained]['mean'])} chunks: TAR² "
                     f"{a:.3f}, {LABELS[rival]} {b:.3f}",
                 )
             )
         mappo = by.get((scenario, "mappo", "tar2"))
-        mappo_eval = _final(mappo, "eval_won")
+        mappo_eval = _final(mappo, evaluated)
         if ours_eval is not None and mappo_eval is not None:
             found.append(
                 Claim(
-                    f"{scenario}: with TAR², IPPO does as well as MAPPO (evaluated win rate, "
+                    f"{scenario}: with TAR², IPPO does as well as MAPPO (evaluated {what}, "
                     "seed mean, within 0.05)",
                     bool(ours_eval.mean() >= mappo_eval.mean() - 0.05),
-                    f"evaluated win rate: IPPO+TAR² {_spread(ours_eval)}, MAPPO+TAR² "
+                    f"evaluated {what}: IPPO+TAR² {_spread(ours_eval)}, MAPPO+TAR² "
                     f"{_spread(mappo_eval)}",
                 )
             )
     if not found:  # E.g. a smoke run with one method: say whether anything was measured.
         r = records[0]
-        w = r["win_rate"]["mean"]
+        _, trained, what = PRIMARY[r.get("task", "smax")]
+        w = r[trained]["mean"]
         found.append(
             Claim(
-                f"{r['scenario']} {r['algorithm']} {LABELS[r['method']]}: the training win "
-                "rate does not fall",
+                f"{r['scenario']} {r['algorithm']} {LABELS[r['method']]}: the training {what} "
+                "does not fall",
                 bool(w[-1] >= w[0]),
-                f"training win rate {w[0]:.3f} in the first chunk, {w[-1]:.3f} in the last",
+                f"training {what} {w[0]:.3f} in the first chunk, {w[-1]:.3f} in the last",
             )
         )
     return found
 
 
 def plot(config, records: list[dict], path: Path) -> None:
-    """Per scenario: IPPO's methods' training win rate vs env steps, then IPPO vs MAPPO."""
+    """Per scenario: IPPO's methods' training metric (``PRIMARY``) vs env steps, then IPPO vs
+    MAPPO."""
     rows = []
     for scenario in config.scenarios:
         mine = [r for r in records if r["scenario"] == scenario]
+        if not mine:
+            continue
+        _, trained, what = PRIMARY[task(scenario)]
         ippo = [r for r in mine if r["algorithm"] == "ippo"]
         panels = []
         if ippo:
             bands = [
-                Band(
-                    r["env_steps"],
-                    r["win_rate"]["mean"],
-                    r["win_rate"]["ci95"],
-                    LABELS[r["method"]],
-                )  # fmt: skip
+                Band(r["env_steps"], r[trained]["mean"], r[trained]["ci95"], LABELS[r["method"]])
                 for r in ippo
             ]
             panels.append(Panel(bands, f"{scenario} (sparse), IPPO", "environment steps",
-                                "training win rate", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
+                                f"training {what}", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
         pair = [r for r in mine if r["method"] in ("tar2", "sparse")]
         if len({r["algorithm"] for r in pair}) > 1:
             bands = [
                 Band(
                     r["env_steps"],
-                    r["win_rate"]["mean"],
-                    r["win_rate"]["ci95"],
+                    r[trained]["mean"],
+                    r[trained]["ci95"],
                     f"{r['algorithm'].upper()} {LABELS[r['method']]}",
                 )  # fmt: skip
                 for r in pair
             ]
             panels.append(Panel(bands, f"{scenario}: IPPO vs MAPPO", "environment steps",
-                                "training win rate", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
+                                f"training {what}", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
         if panels:
             rows.append(panels)
     if rows:
-        plot_bands(rows, path, title="TAR² on sparse SMAX: seed mean, 95% band",
+        plot_bands(rows, path, title="TAR² on sparse tasks: seed mean, 95% band",
                    panel_size=(5.5, 4), band_alpha=0.2, legend_fontsize=7, dpi=90)  # fmt: skip
 
 
 def write_summary(config, records: list[dict], workdir: Path) -> None:
     lines = [
-        f"Sparse SMAX (team reward released at the end), horizon {config.horizon}, "
+        "Sparse tasks (team reward released at the end): SMAX at horizon "
+        f"{config.horizon}, LBF ({config.lbf.grid_size}x{config.lbf.grid_size}, "
+        f"{config.lbf.num_agents} agents, {config.lbf.num_food} food, "
+        f"{config.lbf.time_limit} steps) where run; "
         f"{'with' if config.elapsed_time else 'without'} the elapsed-time feature, "
         f"{config.num_seeds} vmapped seeds. Final policies evaluated by `jaxml.rl.evaluate` "
         f"({config.eval_episodes} fresh episodes per seed, argmax actions): mean ± std over "
         "seeds. Training figures: the last chunk's rollouts (first episode of each env).",
         "",
-        "| scenario | algorithm | method | env steps | evaluated win rate | evaluated return | "
-        "training win rate (last chunk) | job seconds (all slots, incl. compile) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | algorithm | method | env steps | evaluated win (SMAX) / success (LBF) rate | "
+        "evaluated return | training win / success rate (last chunk) | "
+        "training return (last chunk) | job seconds (all slots, incl. compile) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def cell(metric):
@@ -259,7 +300,7 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         lines.append(
             f"| {r['scenario']} | {r['algorithm'].upper()} | {LABELS[r['method']]} | "
             f"{r['env_steps'][-1]:,} | {cell(r['eval_won'])} | {cell(r['eval_return'])} | "
-            f"{cell(r['win_rate'])} | {r['job_seconds']:.0f} |"
+            f"{cell(r['win_rate'])} | {cell(r['episode_return'])} | {r['job_seconds']:.0f} |"
         )
     lines += ["", f"![win rates]({FIGURE})", ""]
     (workdir / "summary.md").write_text("\n".join(lines))

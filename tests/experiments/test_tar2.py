@@ -12,7 +12,9 @@ from jaxml.utils.config import ConfigError
 def test_presets_share_the_budget_and_name_every_method():
     config = build_config(tar2_config.get_config, "quick", {"total_timesteps": 4000})
     assert config.ippo.total_timesteps == config.mappo.total_timesteps == 4000
-    assert set(config.ippo.tar2.methods) == {"sparse", "dense", "tar2", "arel", "stas"}
+    # Quick: TAR², AREL, sparse and the dense ceiling (STAS's network costs a quarter of the
+    # run); full: every method.
+    assert set(config.ippo.tar2.methods) == {"sparse", "dense", "tar2", "arel"}
     full = tar2_config.get_config("full")
     assert full.horizon == 50 and full.ippo.tar2.num_epochs == 200
     # The quick run is one IPPO job (make run's time); the full one adds MAPPO.
@@ -67,3 +69,23 @@ def test_claims_use_their_thresholds():
     assert held[within] is True
     records[-1]["eval_won"]["final_per_seed"] = [0.6, 0.5]
     assert {c.statement: c.held for c in main.claims(records)}[within] is False
+
+
+def test_lbf_claims_compare_the_team_return():
+    """On LBF the claims read the (evaluated, training) team return, not the success rate."""
+
+    def lbf_record(method, eval_return, curve):
+        r = record("ippo", method, [1.0, 1.0], [1.0, 1.0])  # Success rates all equal.
+        r.update(scenario="lbf", task="lbf")
+        r["eval_return"] = {"mean": [0.0], "ci95": [0.0], "final_per_seed": eval_return}
+        r["episode_return"] = {"mean": curve, "ci95": [0.0] * 2, "final_per_seed": curve[-1:] * 2}
+        return r
+
+    records = [
+        lbf_record("tar2", [0.5, 0.3], [0.1, 0.4]),
+        lbf_record("sparse", [0.2, 0.2], [0.3, 0.4]),
+    ]
+    held = {c.statement: c.held for c in main.claims(records)}
+    assert held["lbf, IPPO: TAR² ends higher than sparse (evaluated team return, seed mean)"]
+    faster = "lbf, IPPO: TAR² learns faster than sparse (training team return averaged over "
+    assert held[faster + "the chunks, seed mean)"] is False
