@@ -104,24 +104,29 @@ def mode_config(name: str, recurrent: str = "none", total_timesteps: int = 10 * 
     return config
 
 
-_SCENARIO = flags.DEFINE_string("scenario", "3m", "SMAX scenario.")
-_RECURRENT = flags.DEFINE_enum("recurrent", "none", mappo.RECURRENT, "Recurrent cell.")
-_OUT = flags.DEFINE_string("out", "results/benchmarks/lorasa_memory.json", "JSON output.")
+def define_flags() -> None:
+    """The launcher's flags; defined on launch, not at import, because the tests import this
+    module in one process with benchmarks that define their own ``--out``."""
+    flags.DEFINE_string("scenario", "3m", "SMAX scenario.")
+    flags.DEFINE_enum("recurrent", "none", mappo.RECURRENT, "Recurrent cell.")
+    flags.DEFINE_string("out", "results/benchmarks/lorasa_memory.json", "JSON output.")
 
 
 def main(_):
-    env = envs.make("jaxmarl/SMAX", scenario=_SCENARIO.value)
+    args = flags.FLAGS
+    env = envs.make("jaxmarl/SMAX", scenario=args.scenario)
     rows = []
     print(f"{'mode':8s} {'#params':>8s} " + " ".join(f"{f:>11s}" for f in FIELDS) + "  (bytes)")
     for name in MODES:
-        row = {"mode": name, **measure(*build(mode_config(name, _RECURRENT.value), env))}
+        row = {"mode": name, **measure(*build(mode_config(name, args.recurrent), env))}
         rows.append(row)
         print(f"{name:8s} {row['num_params']:>8,d} " + " ".join(f"{row[f]:>11,d}" for f in FIELDS))
-    out = Path(_OUT.value)
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    info = {"recurrent": _RECURRENT.value, "backend": jax.default_backend(), "jax": jax.__version__}
-    out.write_text(json.dumps({"scenario": _SCENARIO.value, **info, "rows": rows}, indent=1))
+    info = {"recurrent": args.recurrent, "backend": jax.default_backend(), "jax": jax.__version__}
+    out.write_text(json.dumps({"scenario": args.scenario, **info, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
