@@ -23,10 +23,9 @@ import ml_collections
 import numpy as np
 
 from experiments.lorasa.config import MABRAX_TASKS, RUNS, get_config
-from experiments.lorasa.main import parameter_counts
+from experiments.lorasa.main import build_trainer, parameter_counts
 from experiments.rl_common import train_curves
 from jaxml import envs
-from jaxml.rl import mappo
 from jaxml.utils import checks
 from jaxml.utils.config import ConfigError, check_base, check_positive
 
@@ -54,12 +53,7 @@ def trainer_config(config: ml_collections.ConfigDict, name: str) -> ml_collectio
 def make_trainer(config: ml_collections.ConfigDict, task: str, name: str, env=None):
     run_config = trainer_config(config, name)
     env = make_env(config, task) if env is None else env
-    try:
-        if run_config.parameter_sharing == "lora":
-            return mappo.make_two_phase_trainer(run_config, env), run_config
-        return mappo.make_trainer(run_config, env), run_config
-    except ValueError as error:
-        raise ConfigError(f"--config.mabrax.runs.{name}: {error}") from error
+    return build_trainer(run_config, env, f"--config.mabrax.runs.{name}"), run_config
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

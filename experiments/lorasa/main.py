@@ -44,15 +44,21 @@ def trainer_config(config: ml_collections.ConfigDict, name: str) -> ml_collectio
     return out
 
 
+def build_trainer(run_config: ml_collections.ConfigDict, env, field: str):
+    """The trainer of ``run_config`` on ``env``: LoRASA's two-phase trainer or ``mappo``'s; a
+    config the trainer refuses is a ``ConfigError`` naming the flag ``field``."""
+    try:
+        if run_config.parameter_sharing == "lora":
+            return mappo.make_two_phase_trainer(run_config, env)
+        return mappo.make_trainer(run_config, env)
+    except ValueError as error:
+        raise ConfigError(f"{field}: {error}") from error
+
+
 def make_trainer(config: ml_collections.ConfigDict, name: str):
     run_config = trainer_config(config, name)
     env = envs.make("jaxmarl/SMAX", scenario=config.scenario)
-    try:
-        if run_config.parameter_sharing == "lora":
-            return mappo.make_two_phase_trainer(run_config, env), run_config
-        return mappo.make_trainer(run_config, env), run_config
-    except ValueError as error:
-        raise ConfigError(f"--config.runs.{name}: {error}") from error
+    return build_trainer(run_config, env, f"--config.runs.{name}"), run_config
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
