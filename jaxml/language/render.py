@@ -1,0 +1,131 @@
+"""A trained team's Foraging Games episode as a GIF with each agent's tokens drawn beside it.
+
+"From Grunts to Lexicons" (Piriyajitakonkij et al. 2025, arXiv 2505.12872): the paper shows
+episodes with the emitted tokens next to the agents; ``play_episode`` replays one episode with
+the evaluator's argmax actions (the same reset and step order as ``play_episodes``, so a key
+that ``play_episodes`` splits for episode ``e`` gives the same tokens here) and ``episode_frames``
+draws it (matplotlib, off screen) for ``jaxml.envs.animate``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jumanji.wrappers import AutoResetWrapper
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Rectangle
+
+from jaxml.envs._render import animate
+from jaxml.envs.foraging.viewer import AGENT_COLORS, ITEM_COLOR
+from jaxml.models.agent_actor_critic import initial_carry
+
+
+def play_episode(policy: Any, params: Any, env: Any, key: jax.Array) -> dict[str, Any]:
+    """One argmax episode of a team; jittable.
+
+    Args:
+      policy: the trainer's ``mappo.Policy``.
+      params: the team's ``[2, ...]`` agent-stacked parameters.
+      env: a Foraging Game (an auto-reset wrapper is removed).
+      key: the episode key (``play_episodes`` uses ``jax.random.split(key, E)[e]``).
+
+    Returns:
+      ``states`` (the state pytree stacked over ``T + 1`` steps: the reset, then each step's; a
+      state after the end repeats the last one), ``actions`` ``[T, A]``, ``tokens`` ``[T, A, L]``
+      (what the channel carried, ``extras["message_sent"]``) and ``live`` ``[T]`` bool (the step
+      was taken before the episode ended).
+    """
+    if isinstance(env, AutoResetWrapper):
+        env = env._env
+    reset_key, _ = jax.random.split(key)  # play_episodes' split; the act key is unused (argmax).
+    state, timestep = env.reset(reset_key)
+    net = policy.model
+
+    def step(carry, _):
+        state, timestep, policy_state, done = carry
+        policy_state_new, logits, _ = policy.apply(params, timestep.observation, policy_state, 0)
+        actions = tuple(jnp.argmax(lg, axis=-1).astype(jnp.int32) for lg in logits)
+        next_state, next_timestep = env.step(state, policy.env_action(actions))
+        live = jnp.logical_not(done)
+        # After the end the episode is frozen, as in play_episodes.
+        state, timestep, policy_state = jax.tree.map(
+            lambda new, old: jnp.where(live, new, old),
+            (next_state, next_timestep, policy_state_new),
+            (state, timestep, policy_state),
+        )
+        out = (state, actions[0], next_timestep.extras["message_sent"], live)
+        return (state, timestep, policy_state, done | next_timestep.last()), out
+
+    carry = (state, timestep, initial_carry(net.cell, net.rnn_size, (policy.layout.num_agents,)),
+             jnp.zeros((), bool))  # fmt: skip
+    _, (states, actions, tokens, live) = jax.lax.scan(step, carry, None, length=env.horizon)
+    states = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), state, states)
+    return {"states": states, "actions": actions, "tokens": tokens, "live": live}
+
+
+def draw_frame(env: Any, state: Any, tokens: Any, pixels_per_cell: int = 48) -> np.ndarray:
+    """[H, W, 3] uint8 picture of one unbatched state with ``tokens`` ``[A, L]`` beside the agents.
+
+    Items show their scores (ScoreG, each in the colour of the agent that sees it) or appearance
+    times (TemporalG); collected items are gone.
+    """
+    s = {k: np.asarray(v) for k, v in vars(state).items() if k != "key"}
+    tokens = np.asarray(tokens)
+    g = env.grid_size
+    inches = (g * pixels_per_cell + 40) / 100
+    fig = Figure(figsize=(inches, inches + 0.3), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * inches / (inches + 0.3)))
+    ax.set_xlim(-0.5, g - 0.5)
+    ax.set_ylim(g - 0.5, -0.5)  # Row 0 at the top, as the env's (row, col).
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for k in range(g + 1):
+        ax.axhline(k - 0.5, color="0.85", lw=1)
+        ax.axvline(k - 0.5, color="0.85", lw=1)
+    score_game = hasattr(env, "score_split")
+    t = int(s["step_count"])
+    for i, (row, col) in enumerate(s["item_pos"]):
+        if s["item_collected"][i] or s["item_appear"][i] > t:
+            continue
+        seer = int(np.argmax(s["assigned"][:, i])) if s["assigned"][:, i].any() else None
+        edge = AGENT_COLORS[seer % len(AGENT_COLORS)] if seer is not None else ITEM_COLOR
+        ax.add_patch(Rectangle((col - 0.35, row - 0.35), 0.7, 0.7, facecolor=ITEM_COLOR,
+                               edgecolor=edge, lw=2.5))  # fmt: skip
+        label = str(s["item_score"][i]) if score_game else f"t{s['item_appear'][i]}"
+        ax.text(col, row, label, ha="center", va="center", fontsize=9, weight="bold")
+    for a, (row, col) in enumerate(s["agent_pos"]):
+        color = AGENT_COLORS[a % len(AGENT_COLORS)]
+        ax.add_patch(Circle((col, row), 0.28, color=color))
+        ax.text(col, row, str(a), ha="center", va="center", color="white", weight="bold")
+        # The agent's token(s) of this step, in a speech box above-right of it.
+        said = " ".join(str(int(x)) for x in tokens[a])
+        ax.text(col + 0.3, row - 0.3, said, ha="left", va="bottom", fontsize=9, color=color,
+                bbox={"boxstyle": "round", "fc": "white", "ec": color})  # fmt: skip
+    fig.suptitle(f"{type(env).__name__}  t={t}/{env.horizon}", fontsize=8)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def episode_frames(env: Any, episode: dict[str, Any], pixels_per_cell: int = 48) -> list:
+    """One frame per step taken (``live``): the state after the step with the tokens it sent."""
+    if isinstance(env, AutoResetWrapper):
+        env = env._env
+    live = np.asarray(episode["live"])
+    frames = []
+    for t in np.flatnonzero(live):
+        state = jax.tree.map(lambda x, t=t: x[t + 1], episode["states"])
+        frames.append(draw_frame(env, state, episode["tokens"][t], pixels_per_cell))
+    return frames
+
+
+def write_episode_gif(policy, params, env, key, path: str | Path, *, fps: float = 3.0) -> Path:
+    """Plays ``play_episode`` and writes it as a GIF at ``path`` (one frame per step)."""
+    episode = jax.jit(lambda p, k: play_episode(policy, p, env, k))(params, key)
+    return animate(np.stack(episode_frames(env, episode)), path, fps=fps)
