@@ -114,6 +114,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.cross_play_splits = ("test",) if quick else ("train", "test")
     config.language_episodes = 300 if quick else 2000
     config.tensorboard = False
+    # A GIF of one unseen-score episode of the first run's trained team (seed 0, members 0 and
+    # 1) with the tokens drawn beside the agents (`language.render`), written to
+    # `<workdir>/episode.gif`.
+    config.episode_gif = True
     # Cultural transmission (item 3 of issue 16; the protocol is inferred, foraging.md): after each
     # run in `runs`, member `member` of every seed's final population is replaced by a fresh
     # init (`population.newcomer_state`) and the population trains for the run's budget again.

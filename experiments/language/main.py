@@ -42,6 +42,7 @@ import numpy as np
 
 from experiments.language.config import RUNS, SCOREG, TEMPORALG, get_config
 from jaxml import envs, language
+from jaxml.language import render
 from jaxml.language._collect import episode_records, play_episodes, save_records
 from jaxml.models import foraging_agent, stacked
 from jaxml.rl import evaluate, population
@@ -54,6 +55,7 @@ NAME = "language"
 FIGURE = "language.png"
 LANGUAGE_KEY = 7  # The unseen-score episodes every speaker is recorded on (same resets).
 CROSS_PLAY_KEY = 11
+GIF_KEY = 13  # The episode of episode.gif.
 
 
 def game(config, name: str, split: str):
@@ -412,6 +414,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
                 }
             )
         analysis = analyse(config, name, trainer, states, run_dir)
+        if config.episode_gif and name == config.run_names[0]:
+            team = stacked.take(stacked.take(states.params, 0), jnp.array([0, 1]))
+            test_env, gif_key = game(config, name, "test"), jax.random.PRNGKey(GIF_KEY)
+            gif = workdir / "episode.gif"
+            render.write_episode_gif(trainer.policy, team, test_env, gif_key, gif)
         records.append({"run": name, **curves, "analysis": analysis})
         (workdir / "results.json").write_text(json.dumps(records, indent=1))
         (workdir / "transmission.json").write_text(json.dumps(transmissions, indent=1))

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from experiments import registry
 from experiments.language import config as language_config
@@ -122,6 +123,8 @@ def test_tiny_run_writes_tables_claims_and_records(tmp_path):
     assert 0.0 <= similarity["ls_newcomer_vs_replaced"][0] <= 1.0
     summary = (tmp_path / "summary.md").read_text()
     assert "TopSim" in summary and "LS within" in summary and (tmp_path / main.FIGURE).exists()
+    with Image.open(tmp_path / "episode.gif") as gif:  # The first run's team, one frame a step.
+        assert 1 <= gif.n_frames <= main.game(config, "pair", "test").horizon
 
 
 def test_temporal_runs_play_temporalg_on_the_appearance_split():
