@@ -16,12 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jumanji.wrappers import AutoResetWrapper
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from jaxml.envs._render import animate
-from jaxml.envs.foraging.viewer import AGENT_COLORS, ITEM_COLOR
+from jaxml.envs.foraging.viewer import AGENT_COLORS, ITEM_COLOR, grid_axes
 from jaxml.models.agent_actor_critic import initial_carry
 
 
@@ -77,18 +75,7 @@ def draw_frame(env: Any, state: Any, tokens: Any, pixels_per_cell: int = 48) -> 
     s = {k: np.asarray(v) for k, v in vars(state).items() if k != "key"}
     tokens = np.asarray(tokens)
     g = env.grid_size
-    inches = (g * pixels_per_cell + 40) / 100
-    fig = Figure(figsize=(inches, inches + 0.3), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * inches / (inches + 0.3)))
-    ax.set_xlim(-0.5, g - 0.5)
-    ax.set_ylim(g - 0.5, -0.5)  # Row 0 at the top, as the env's (row, col).
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for k in range(g + 1):
-        ax.axhline(k - 0.5, color="0.85", lw=1)
-        ax.axvline(k - 0.5, color="0.85", lw=1)
+    fig, canvas, ax = grid_axes(g, pixels_per_cell, 0.3, line_color="0.85")
     score_game = hasattr(env, "score_split")
     t = int(s["step_count"])
     for i, (row, col) in enumerate(s["item_pos"]):

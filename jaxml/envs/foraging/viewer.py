@@ -13,6 +13,26 @@ AGENT_COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple")
 ITEM_COLOR = "goldenrod"
 
 
+def grid_axes(
+    grid_size: int, pixels_per_cell: int, title_inches: float, line_color: str = "0.8"
+) -> tuple[Figure, FigureCanvasAgg, Any]:
+    """An off-screen figure with a square axes of ``grid_size`` cells, row 0 at the top (the
+    env's ``(row, col)``), cell lines drawn, and ``title_inches`` of room above it."""
+    inches = (grid_size * pixels_per_cell + 40) / 100
+    fig = Figure(figsize=(inches, inches + title_inches), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * inches / (inches + title_inches)))
+    ax.set_xlim(-0.5, grid_size - 0.5)
+    ax.set_ylim(grid_size - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for k in range(grid_size + 1):
+        ax.axhline(k - 0.5, color=line_color, lw=1)
+        ax.axvline(k - 0.5, color=line_color, lw=1)
+    return fig, canvas, ax
+
+
 class ForagingViewer:
     """Draws one unbatched state: items (with score or appearance time), agents, their views.
 
@@ -38,18 +58,7 @@ class ForagingViewer:
                 f"{s['agent_pos'].shape}; index the batch first"
             )
         g, radius = self.env.grid_size, self.env.view_size // 2
-        inches = (g * self.pixels_per_cell + 40) / 100
-        fig = Figure(figsize=(inches, inches + 0.5), dpi=100)
-        canvas = FigureCanvasAgg(fig)
-        ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * inches / (inches + 0.5)))
-        ax.set_xlim(-0.5, g - 0.5)
-        ax.set_ylim(g - 0.5, -0.5)  # Row 0 at the top.
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for k in range(g + 1):
-            ax.axhline(k - 0.5, color="0.8", lw=1)
-            ax.axvline(k - 0.5, color="0.8", lw=1)
+        fig, canvas, ax = grid_axes(g, self.pixels_per_cell, 0.5)
         score_game = hasattr(self.env, "score_split")
         t = int(s["step_count"])
         for i, (row, col) in enumerate(s["item_pos"]):
