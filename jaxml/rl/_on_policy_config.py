@@ -11,6 +11,7 @@ from jumanji.env import Environment
 
 from jaxml import optim
 from jaxml.models.actor_critic import ActorCritic, make_actor_critic
+from jaxml.rl import normalization
 from jaxml.rl._evaluate import make_evaluate
 from jaxml.rl._gae import ADVANTAGES
 from jaxml.utils import checks
@@ -63,6 +64,9 @@ def base_config() -> ml_collections.ConfigDict:
             # discounted return (``jaxml.rl.normalization``; SB3's VecNormalize, clip 10).
             "normalize_observations": False,
             "normalize_rewards": False,
+            # When the observation moments take in new observations: "step" (every step, SB3's
+            # VecNormalize) or "rollout" (frozen through a rollout, merged at its end; brax's).
+            "normalizer_update": "step",
             # Rewards times this before GAE (brax's reward_scaling; episode returns stay raw).
             "reward_scale": 1.0,
             # Separate networks' own widths (None: ``hidden``); brax's PPO: 4 x 32 and 5 x 256.
@@ -156,6 +160,11 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
     in_range_field(config, "gamma", 0.0, 1.0)
     in_range_field(config, "gae_lambda", 0.0, 1.0)
     checks.choice(config.get("advantage", "gae"), "config.advantage", ADVANTAGES)
+    checks.choice(
+        config.get("normalizer_update", "step"),
+        "config.normalizer_update",
+        normalization.OBS_UPDATES,
+    )
     if not config.get("reward_scale", 1.0) > 0:
         raise ValueError(f"config.reward_scale: expected > 0, got {config.reward_scale!r}")
     if not config.learning_rate > 0:
@@ -255,5 +264,6 @@ def normalization_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
     return {
         "normalize_observations": bool(config.get("normalize_observations", False)),
         "normalize_rewards": bool(config.get("normalize_rewards", False)),
+        "obs_update": config.get("normalizer_update", "step"),
         "gamma": config.gamma,
     }

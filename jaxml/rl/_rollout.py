@@ -116,12 +116,14 @@ def reset(
     normalize_observations: bool = False,
     normalize_rewards: bool = False,
     gamma: float = 0.99,
+    obs_update: str = "step",
 ) -> RolloutState:
     """Resets ``num_envs`` copies of ``env`` (an ``auto_reset`` env) with independent keys.
 
     ``normalize_observations`` / ``normalize_rewards`` start running statistics
-    (``jaxml.rl.normalization``; ``gamma`` discounts the return that scales rewards); the reset
-    observations are the first the observation statistics see.
+    (``jaxml.rl.normalization``; ``gamma`` discounts the return that scales rewards;
+    ``obs_update``: ``normalization.init``'s); the reset observations are the first the
+    observation statistics see.
     """
     env_state, timestep = jax.vmap(env.reset)(jax.random.split(key, num_envs))
     normalizer = normalization.init(
@@ -130,6 +132,7 @@ def reset(
         observations=normalize_observations,
         rewards=normalize_rewards,
         gamma=gamma,
+        obs_update=obs_update,
     )
     normalizer, obs = normalization.observe(normalizer, timestep.observation)
     episodes = init_episode_stats(timestep.reward.shape)
@@ -239,9 +242,11 @@ def rollout(
         flag read from the environment's extras).
 
     Returns:
-      The state after ``T`` steps and the time-major ``Transition`` ``[T, B, ...]``.
+      The state after ``T`` steps and the time-major ``Transition`` ``[T, B, ...]``. A
+      normaliser with ``obs_update="rollout"`` takes in the rollout's observations at its end.
     """
     body = functools.partial(
         rollout_step, env=env, policy_fn=policy_fn, params=params, extras_fn=extras_fn
     )
-    return jax.lax.scan(body, state, jax.random.split(key, num_steps))
+    state, traj = jax.lax.scan(body, state, jax.random.split(key, num_steps))
+    return state._replace(normalizer=normalization.commit(state.normalizer)), traj

@@ -158,3 +158,87 @@ def test_interrupted_run_resumes_to_the_uninterrupted_statistics(tmp_path):
     # train(key) in one scan: the same statistics (to float rounding of another program).
     one_scan = jax.jit(ppo.make_train(config, envs.make("gymnax/CartPole-v1")))(key).state
     np.testing.assert_allclose(moments.mean, one_scan.rollout.normalizer.obs.mean, rtol=1e-5)
+
+
+def _two_rollouts(**normalization_kwargs):
+    """Two random-policy rollouts of CartPole on fixed keys: ``(states [3], trajs [2])``."""
+    env = auto_reset(envs.make("gymnax/CartPole-v1", max_steps_in_episode=MAX_STEPS))
+    state = reset(env, jax.random.PRNGKey(0), NUM_ENVS, gamma=GAMMA, **normalization_kwargs)
+    run = jax.jit(functools.partial(rollout, env, random_policy, None, num_steps=NUM_STEPS))
+    states, trajs = [state], []
+    for i in range(2):
+        state, traj = run(state, jax.random.PRNGKey(1 + i))
+        states.append(state)
+        trajs.append(traj)
+    return jax.device_get(states), jax.device_get(trajs)
+
+
+def test_rollout_mode_freezes_moments_through_a_rollout_and_commits_at_its_end():
+    """brax's PPO: one set of statistics per rollout, merged when it ends; the first rollout is
+    standardised by the prior (mean 0, variance 1). The random policy ignores observations, so
+    the unnormalised run on the same keys gives the raw observations."""
+    raw_states, raw = _two_rollouts()
+    states, trajs = _two_rollouts(normalize_observations=True, obs_update="rollout")
+    # Raw observations in the order the statistics see them: reset, then each step's new one.
+    seen = [raw[0].obs[0]] + [raw[0].obs[t] for t in range(1, NUM_STEPS)]
+    seen += [raw_states[1].obs] + [raw[1].obs[t] for t in range(1, NUM_STEPS)]
+    seen += [raw_states[2].obs]
+
+    def standardised(moments, x):
+        return np.clip((x - moments.mean) / np.sqrt(moments.var + EPSILON), -CLIP, CLIP)
+
+    for k in (0, 1):
+        # Rollout k's new observations are standardised by the moments committed before it; its
+        # first, carried over from the step before, by the moments that step used.
+        moments = states[k].normalizer.obs
+        np.testing.assert_allclose(
+            trajs[k].obs[1:], standardised(moments, raw[k].obs[1:]), rtol=1e-4, atol=1e-5
+        )
+        before = states[max(k - 1, 0)].normalizer.obs
+        np.testing.assert_allclose(
+            trajs[k].obs[0], standardised(before, raw[k].obs[0]), rtol=1e-4, atol=1e-5
+        )
+    assert np.abs(trajs[1].obs[1:] - raw[1].obs[1:]).max() > 0.1  # Not the identity any more.
+    np.testing.assert_array_equal(states[0].normalizer.obs.mean, 0.0)
+    np.testing.assert_array_equal(states[0].normalizer.obs.var, 1.0)
+    for k in (1, 2):
+        # After rollout k: the prior pooled with every raw observation seen so far (numpy).
+        data = np.concatenate(seen[: 1 + k * NUM_STEPS]).astype(np.float64)
+        n = len(data)
+        total = INITIAL_COUNT + n
+        mean = data.mean(0) * n / total
+        m2 = INITIAL_COUNT + data.var(0) * n + data.mean(0) ** 2 * INITIAL_COUNT * n / total
+        moments = states[k].normalizer.obs
+        np.testing.assert_allclose(moments.mean, mean, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(moments.var, m2 / total, rtol=1e-4, atol=1e-6)
+        assert float(moments.count) == pytest.approx(total)
+        assert float(states[k].normalizer.pending_obs.count) == 0.0
+
+
+def test_step_and_rollout_modes_end_a_rollout_with_the_same_moments():
+    """The two modes see the same observations; only when they take them in differs."""
+    step_states, _ = _two_rollouts(normalize_observations=True)
+    states, _ = _two_rollouts(normalize_observations=True, obs_update="rollout")
+    for a, b in zip(step_states[1:], states[1:], strict=True):
+        np.testing.assert_allclose(
+            a.normalizer.obs.mean, b.normalizer.obs.mean, rtol=1e-4, atol=1e-6
+        )
+        np.testing.assert_allclose(a.normalizer.obs.var, b.normalizer.obs.var, rtol=1e-4)
+    assert step_states[1].normalizer.pending_obs is None
+
+
+def test_ppo_takes_the_normalizer_update_field():
+    config = ppo.default_config("continuous")
+    config.update(num_envs=4, num_steps=8, total_timesteps=64, num_minibatches=2)
+    env = envs.make("gymnax/Pendulum-v1")
+    config.normalizer_update = "rollout"
+    out = jax.jit(ppo.make_train(config, env))(jax.random.PRNGKey(0))
+    normalizer = out.state.rollout.normalizer
+    # Two rollouts of 4 x 8 and the 4 reset observations, all committed.
+    assert float(normalizer.obs.count) == pytest.approx(INITIAL_COUNT + 4 + 2 * 4 * 8)
+    config.normalizer_update = "batch"
+    with pytest.raises(ValueError, match="config.normalizer_update"):
+        ppo.make_train(config, env)
+    with pytest.raises(ValueError, match="obs_update"):
+        normalization.init(jnp.zeros((2, 3)), (2,), observations=True, rewards=False,
+                           gamma=0.9, obs_update="episode")  # fmt: skip
