@@ -11,7 +11,8 @@ city transfer matrix, every (city, weight, seed) of an algorithm in one jitted p
   python -m experiments.hvac.main --preset=full
       # The paper's scale: one-year episodes (17,520 steps), all five cities, every algorithm at
       # w in (0.1, 0.3, 0.5, 0.7, 0.9), 5 seeds, 2 x 256 networks, 1e6 env steps per member
-      # (57 simulated years), 4 one-year evaluation episodes per city. For an accelerator; not run.
+      # (57 simulated years), 4 one-year evaluation episodes per city. For an accelerator; not run
+      # (training alone is 28.3 CPU hours on 2 CPU cores: python -m experiments.hvac.cost).
 
 Every algorithm trains at ``config.trainers.<algo>`` (``rl.default_config(algo)``; PPO's
 ``"continuous"`` preset); override any field (``--config.trainers.sac.total_timesteps=32000``).

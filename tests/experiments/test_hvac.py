@@ -200,3 +200,17 @@ def test_both_presets_validate_and_full_is_the_papers_scale():
     assert tuple(full.cities) == ("london", "newyork", "beijing", "hongkong", "singapore")
     assert tuple(full.weights) == (0.1, 0.3, 0.5, 0.7, 0.9)
     main.validate(build_config(hvac_config.get_config, "quick", {}))
+
+
+@pytest.mark.slow
+def test_cost_extrapolates_the_measured_member_steps_to_the_preset():
+    from experiments.hvac import cost
+
+    rows = cost.measure("quick", members=1, timed_steps={"sac": 2, "dqn": 2, "ppo": 1})
+    assert [r["algo"] for r in rows] == list(hvac_config.get_config("quick").algos)
+    for r in rows:
+        assert r["cpu_ms_per_member_step"] > 0 and r["wall_ms_per_member_step"] > 0
+        want = r["cpu_ms_per_member_step"] * r["preset_members"] * r["preset_steps_per_member"]
+        assert r["preset_cpu_hours"] == pytest.approx(want / 3.6e6)
+    # quick: SAC at three weights in five cities, two seeds; PPO and DQN at one weight.
+    assert {r["algo"]: r["preset_members"] for r in rows} == {"sac": 30, "ppo": 10, "dqn": 10}
