@@ -39,7 +39,7 @@ def test_a_frame_differs_when_a_token_differs():
 
 def test_states_are_the_reset_then_each_step_stepped_by_hand():
     """play_episode's states against env.reset / env.step driven from Python with the same
-    (all-UP) team, frozen after the end; return and length against the same loop."""
+    (all-UP) team; return and length against the same loop."""
     env = envs.make("ForagingScoreG-v0", horizon=4)
     policy, key = _speaker(env), jax.random.PRNGKey(5)
     ep = play_episode(policy, jnp.array(0), env, key)

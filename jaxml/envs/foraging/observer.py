@@ -6,7 +6,10 @@ selects among float32 constants: no gather, no padding, no per-agent Python loop
 integer-to-float conversion. The observer runs twice per auto-reset step (for the step and for
 the reset): with constant views a ScoreG step ran 2.4x faster, and this form of the view made
 the whole step 16% faster than comparing every cell's absolute coordinates with every item's
-(single-threaded CPU time; benchmarks/language_speed.py times it).
+(single-threaded CPU time; benchmarks/language_speed.py times it). The two channels are merged
+by a select on a constant channel mask rather than ``jnp.stack``: XLA's CPU loop emitter turns a
+concatenate into a branch per cell, and without it ScoreG's auto-reset step took 0.72-0.79x the
+CPU time (docs/language.md, "Speed").
 """
 
 from __future__ import annotations
@@ -109,8 +112,7 @@ class ForagingObserver:
         for i, item in enumerate(here):  # Items never share a cell.
             score = jnp.where(item, seen[:, i, None, None], score)
         # The channels merged by a select on a constant channel mask, not jnp.stack: XLA emits
-        # a concatenate as a branch per cell, which kept the fused view loop scalar (with the
-        # select, ScoreG's auto-reset step took 0.72x the CPU time; benchmarks/language_speed).
+        # a concatenate as a branch per cell inside the fused view loop (see the docstring).
         return jnp.where(self._first_channel, occupancy[..., None], score[..., None])
 
     def __call__(self, state: State) -> Observation:
