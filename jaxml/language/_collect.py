@@ -43,6 +43,84 @@ def _speaker_item(extras: dict[str, jax.Array], speaker: Any) -> tuple[jax.Array
     return agent.astype(jnp.int32), item.astype(jnp.int32)
 
 
+def play_episode(
+    policy: Any,
+    params: Any,
+    env: Any,
+    key: jax.Array,
+    *,
+    deterministic: bool = True,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """One episode of a team, step by step; jittable. The one loop behind ``play_episodes`` and
+    ``language.render.play_episode``.
+
+    The reset takes ``jax.random.split(key)[0]``; the actions (when sampled) the other half. After
+    the end the episode is frozen: the state, timestep and policy state stop changing.
+
+    Returns:
+      ``start`` (the reset state), ``first`` (the reset TimeStep), ``states`` (the state
+      after each step, stacked over ``T``), ``actions`` ``[T, A]`` (the move head),
+      ``tokens`` ``[T, A, L]`` (what the channel carried, ``extras["message_sent"]``),
+      ``live`` ``[T]`` bool (the step was taken before the end), ``return`` [] (the team
+      return: the sum over live steps of the mean reward), ``length`` [] (live steps) and
+      ``success`` [] (of the step that ended the episode).
+    """
+    if isinstance(env, AutoResetWrapper):
+        env = env._env
+    steps = int(env.horizon if max_steps is None else max_steps)
+    net = policy.model
+    reset_key, act_key = jax.random.split(key)
+    state, timestep = env.reset(reset_key)
+
+    def step(carry, step_key):
+        state, timestep, policy_state, ret, length, done, success = carry
+        policy_state_new, logits, _ = policy.apply(params, timestep.observation, policy_state, 0)
+        if deterministic:
+            actions = tuple(jnp.argmax(lg, axis=-1).astype(jnp.int32) for lg in logits)
+        else:
+            actions = factorised_policy(logits, 1).sample(seed=step_key)
+        next_state, next_timestep = env.step(state, policy.env_action(actions))
+        live = jnp.logical_not(done)
+        ret = ret + jnp.where(live, jnp.mean(next_timestep.reward), 0.0)
+        length = length + live.astype(jnp.int32)
+        ends = live & next_timestep.last()
+        success = jnp.where(ends, next_timestep.extras["success"], success)
+        done = done | next_timestep.last()
+        state, timestep, policy_state = jax.tree.map(
+            lambda new, old: jnp.where(live, new, old),
+            (next_state, next_timestep, policy_state_new),
+            (state, timestep, policy_state),
+        )
+        out = (state, actions[0], next_timestep.extras["message_sent"], live)
+        return (state, timestep, policy_state, ret, length, done, success), out
+
+    carry = (
+        state,
+        timestep,
+        initial_carry(net.cell, net.rnn_size, (policy.layout.num_agents,)),
+        jnp.zeros((), jnp.float32),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), bool),
+        jnp.zeros((), bool),
+    )
+    carry, (states, actions, tokens, live) = jax.lax.scan(
+        step, carry, jax.random.split(act_key, steps)
+    )
+    _, _, _, ret, length, _, success = carry
+    return {
+        "start": state,
+        "first": timestep,
+        "states": states,
+        "actions": actions,
+        "tokens": tokens,
+        "live": live,
+        "return": ret,
+        "length": length,
+        "success": success,
+    }
+
+
 def play_episodes(
     policy: Any,
     params: Any,
@@ -56,67 +134,30 @@ def play_episodes(
 ) -> dict[str, jax.Array]:
     """Jittable core of ``collect_language``: per episode, the speaker's meaning ``[E, 3]``, its
     tokens ``[E, T·L]`` (zeros after the end), the length in steps ``[E]``, the team return
-    ``[E]`` (mean over agents), ``success`` ``[E]`` and the speaker's index ``[E]``."""
+    ``[E]`` (mean over agents), ``success`` ``[E]`` and the speaker's index ``[E]``. Episode
+    ``e`` is ``play_episode`` on ``jax.random.split(key, E)[e]``."""
     if isinstance(env, AutoResetWrapper):
         env = env._env
-    steps = int(env.horizon if max_steps is None else max_steps)
-    net = policy.model
-    num_agents = policy.layout.num_agents
     extras = jax.eval_shape(env.reset, key)[1].extras
     attribute = "item_scores" if "item_scores" in extras else "item_appear_time"
     if speaker == "target" and "target_item" not in extras:
         raise ValueError("speaker: expected 0 or 1 (no target item outside ScoreG), got 'target'")
 
     def episode(k):
-        reset_key, act_key = jax.random.split(k)
-        state, timestep = env.reset(reset_key)
-        agent, item = _speaker_item(timestep.extras, speaker)
-        row_col = timestep.extras["item_positions"][item]
-        meaning = jnp.concatenate([timestep.extras[attribute][item][None], row_col]).astype(
-            jnp.int32
+        played = play_episode(
+            policy, params, env, k, deterministic=deterministic, max_steps=max_steps
         )
-
-        def step(carry, step_key):
-            state, timestep, policy_state, ret, length, done, success = carry
-            policy_state_new, logits, _ = policy.apply(
-                params, timestep.observation, policy_state, 0
-            )
-            if deterministic:
-                actions = tuple(jnp.argmax(lg, axis=-1).astype(jnp.int32) for lg in logits)
-            else:
-                actions = factorised_policy(logits, 1).sample(seed=step_key)
-            next_state, next_timestep = env.step(state, policy.env_action(actions))
-            live = jnp.logical_not(done)
-            sent = jnp.where(live, next_timestep.extras["message_sent"][agent], 0)
-            ret = ret + jnp.where(live, jnp.mean(next_timestep.reward), 0.0)
-            length = length + live.astype(jnp.int32)
-            ends = live & next_timestep.last()
-            success = jnp.where(ends, next_timestep.extras["success"], success)
-            done = done | next_timestep.last()
-            state, timestep, policy_state = jax.tree.map(
-                lambda new, old: jnp.where(live, new, old),
-                (next_state, next_timestep, policy_state_new),
-                (state, timestep, policy_state),
-            )
-            return (state, timestep, policy_state, ret, length, done, success), sent
-
-        carry = (
-            state,
-            timestep,
-            initial_carry(net.cell, net.rnn_size, (num_agents,)),
-            jnp.zeros((), jnp.float32),
-            jnp.zeros((), jnp.int32),
-            jnp.zeros((), bool),
-            jnp.zeros((), bool),
-        )
-        carry, sent = jax.lax.scan(step, carry, jax.random.split(act_key, steps))
-        _, _, _, ret, length, _, success = carry
+        first = played["first"].extras
+        agent, item = _speaker_item(first, speaker)
+        row_col = first["item_positions"][item]
+        meaning = jnp.concatenate([first[attribute][item][None], row_col]).astype(jnp.int32)
+        sent = jnp.where(played["live"][:, None], played["tokens"][:, agent], 0)  # [T, L]
         return {
             "meanings": meaning,
             "tokens": jnp.reshape(sent, (-1,)),  # [T * L], step-major.
-            "lengths": length,
-            "returns": ret,
-            "success": success,
+            "lengths": played["length"],
+            "returns": played["return"],
+            "success": played["success"],
             "speaker": agent,
         }
 

@@ -20,11 +20,12 @@ from matplotlib.patches import Circle, Rectangle
 
 from jaxml.envs._render import animate
 from jaxml.envs.foraging.viewer import AGENT_COLORS, ITEM_COLOR, grid_axes
-from jaxml.models.agent_actor_critic import initial_carry
+from jaxml.language._collect import play_episode as play_one
 
 
 def play_episode(policy: Any, params: Any, env: Any, key: jax.Array) -> dict[str, Any]:
-    """One argmax episode of a team; jittable.
+    """One argmax episode of a team; jittable (``language.play_episode``, the loop that
+    ``play_episodes`` runs, with the reset state put first).
 
     Args:
       policy: the trainer's ``mappo.Policy``.
@@ -40,30 +41,16 @@ def play_episode(policy: Any, params: Any, env: Any, key: jax.Array) -> dict[str
     """
     if isinstance(env, AutoResetWrapper):
         env = env._env
-    reset_key, _ = jax.random.split(key)  # play_episodes' split; the act key is unused (argmax).
-    state, timestep = env.reset(reset_key)
-    net = policy.model
-
-    def step(carry, _):
-        state, timestep, policy_state, done = carry
-        policy_state_new, logits, _ = policy.apply(params, timestep.observation, policy_state, 0)
-        actions = tuple(jnp.argmax(lg, axis=-1).astype(jnp.int32) for lg in logits)
-        next_state, next_timestep = env.step(state, policy.env_action(actions))
-        live = jnp.logical_not(done)
-        # After the end the episode is frozen, as in play_episodes.
-        state, timestep, policy_state = jax.tree.map(
-            lambda new, old: jnp.where(live, new, old),
-            (next_state, next_timestep, policy_state_new),
-            (state, timestep, policy_state),
-        )
-        out = (state, actions[0], next_timestep.extras["message_sent"], live)
-        return (state, timestep, policy_state, done | next_timestep.last()), out
-
-    carry = (state, timestep, initial_carry(net.cell, net.rnn_size, (policy.layout.num_agents,)),
-             jnp.zeros((), bool))  # fmt: skip
-    _, (states, actions, tokens, live) = jax.lax.scan(step, carry, None, length=env.horizon)
-    states = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), state, states)
-    return {"states": states, "actions": actions, "tokens": tokens, "live": live}
+    played = play_one(policy, params, env, key, deterministic=True)
+    states = jax.tree.map(
+        lambda s0, s: jnp.concatenate([s0[None], s]), played["start"], played["states"]
+    )
+    return {
+        "states": states,
+        "actions": played["actions"],
+        "tokens": played["tokens"],
+        "live": played["live"],
+    }
 
 
 def draw_frame(env: Any, state: Any, tokens: Any, pixels_per_cell: int = 48) -> np.ndarray:

@@ -63,9 +63,12 @@ from jumanji.types import StepType, TimeStep
 from jaxml.envs.foraging.generator import ScoreGGenerator, TemporalGGenerator
 from jaxml.envs.foraging.observer import ForagingObserver, item_visible
 from jaxml.envs.foraging.types import (
-    MOVES,
+    DOWN,
+    LEFT,
     NUM_ACTIONS,
     PICK_UP,
+    RIGHT,
+    UP,
     ForagingAction,
     Observation,
     State,
@@ -204,8 +207,6 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
             agent_visible=agent_visible,
         )
         self._viewer = ForagingViewer(self)
-        self._moves = np.array(MOVES, np.int32)  # [5, 2]
-        self._partner = np.array([1, 0], np.int32)  # Agent i hears agent partner[i].
         self._others = ~np.eye(self.num_agents, dtype=bool)  # [A, A]
         super().__init__()
 
@@ -283,13 +284,14 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
         lifter = lifter & lifted[None, :]
         reward, done, success, timeout = self._outcome(state, lifted, lifter, t)
         # Messages: the partner's tokens of this step, when within range after the moves.
-        partner_pos = agent_pos[self._partner]
+        # Two agents: the partner is the other row (a reverse, where an index array gathers).
+        partner_pos = agent_pos[::-1]
         if self.comm_range is None:
             delivered = jnp.ones((self.num_agents,), bool)
         else:
             gap = jnp.max(jnp.abs(agent_pos - partner_pos), axis=-1)
             delivered = gap <= self.comm_range
-        inbox = jnp.where(delivered[:, None], sent[self._partner], 0)
+        inbox = jnp.where(delivered[:, None], sent[::-1], 0)
         next_state = State(
             agent_pos=agent_pos,
             item_pos=state.item_pos,
@@ -321,7 +323,11 @@ class ForagingGame(Environment[State, specs.Spec, Observation]):
     def _move(self, state: State, act: jax.Array, acting: jax.Array) -> jax.Array:
         """[A, 2] cells after simultaneous moves (see the module docstring for the rule)."""
         pos = state.agent_pos
-        target = pos + jnp.where(acting, jnp.asarray(self._moves)[act], 0)  # [A, 2]
+        # MOVES[act] as compares: a lookup in the [5, 2] table is a gather, a scalar loop on
+        # CPU. Actions outside 0..4 (invalid by the spec) move nowhere.
+        d_row = (act == DOWN).astype(jnp.int32) - (act == UP).astype(jnp.int32)
+        d_col = (act == RIGHT).astype(jnp.int32) - (act == LEFT).astype(jnp.int32)
+        target = pos + jnp.where(acting, jnp.stack([d_row, d_col], axis=-1), 0)  # [A, 2]
         # Coordinates spelt out, as in step.
         inside = (target[:, 0] >= 0) & (target[:, 0] < self.grid_size)
         inside = inside & (target[:, 1] >= 0) & (target[:, 1] < self.grid_size)

@@ -19,12 +19,48 @@ def _below(bits: jax.Array, n) -> jax.Array:
     return jax.lax.rem(bits, jnp.asarray(n, jnp.uint32)).astype(jnp.int32)
 
 
+def _period(values: np.ndarray, max_period: int = 8) -> tuple[int, int] | None:
+    """``(p, step)`` with ``values[j] == values[j % p] + (j // p) * step`` for every ``j``, the
+    smallest ``p <= max_period`` dividing ``len(values)``; ``None`` if there is none."""
+    n = len(values)
+    for p in range(1, min(max_period, n) + 1):
+        if n % p:
+            continue
+        rows = values.reshape(n // p, p)
+        steps = np.diff(rows, axis=0)
+        if n == p or np.all(steps == steps[0, 0]):
+            return p, int(steps[0, 0]) if n > p else 0
+    return None
+
+
+def _lookup(values: np.ndarray, index: jax.Array) -> jax.Array:
+    """``values[index]`` for ``index`` in ``0..n-1`` (int32, any shape).
+
+    A lookup in a constant table is a gather, a scalar loop on CPU (a tenth of ScoreG's own
+    share of an auto-reset step, benchmarks/language_speed.py). The splits' tables are periodic
+    progressions ({5, 10, ..., 250}: period 1, step 5; the even non-multiples of 10: period 4,
+    step 10; TemporalG's times: period 1, step 1), so the lookup is a few compares and one
+    multiply-add; other tables fall back to the gather.
+    """
+    values = np.asarray(values)
+    found = _period(values)
+    if found is None:
+        return jnp.asarray(values)[index]
+    p, step = found
+    index = jnp.asarray(index, jnp.int32)
+    phase, cycle = jax.lax.rem(index, np.int32(p)), jax.lax.div(index, np.int32(p))
+    base = jnp.full(index.shape, values[0], values.dtype)
+    for j in range(1, p):
+        base = jnp.where(phase == j, values[j], base)
+    return base + cycle.astype(values.dtype) * values.dtype.type(step)
+
+
 def _distinct_pair(first: jax.Array, second: jax.Array, values: np.ndarray) -> jax.Array:
     """``values[first]`` and a different entry: ``first`` uniform in ``0..n-1``, ``second`` in
     ``0..n-2`` (the index among the other ``n − 1``), so the pair is uniform without
     replacement: [2]."""
     second = second + (second >= first)  # Skip the first pick: uniform over the other n - 1.
-    return jnp.asarray(values)[jnp.stack([first, second])]
+    return _lookup(values, jnp.stack([first, second]))
 
 
 def _two_distinct(bits: jax.Array, values: np.ndarray) -> jax.Array:

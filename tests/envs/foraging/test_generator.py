@@ -8,6 +8,7 @@ import pytest
 
 from jaxml.envs.foraging import ForagingScoreG, ForagingTemporalG
 from jaxml.envs.foraging.env import SCORE_SPLITS, appearance_times
+from jaxml.envs.foraging.generator import _lookup, _period
 from tests.envs.foraging.reference import jit
 
 KEYS = jax.random.split(jax.random.PRNGKey(0), 2048)
@@ -116,3 +117,23 @@ def test_scoreg_hand_made_and_typed_keys_give_distinct_starts():
     state = jit(env.generator)(jax.random.key(3))
     assert jax.dtypes.issubdtype(state.key.dtype, jax.dtypes.prng_key)
     assert set(np.asarray(state.item_pos[:, 0]).tolist()) == {0, env.grid_size - 1}
+
+
+@pytest.mark.parametrize(
+    "values, period",
+    [
+        (SCORE_SPLITS["train"], (1, 5)),
+        (SCORE_SPLITS["test"], (4, 10)),
+        (appearance_times("train", 6), (1, 1)),
+        (appearance_times("ood", 6), (1, 1)),
+        ((3, 1, 4, 1, 5, 9, 2, 6, 5), None),  # No period: the gather fallback.
+        ((7, 7, 9, 9, 11, 11), (2, 2)),
+    ],
+)
+def test_lookup_equals_indexing_the_table(values, period):
+    values = np.array(values, np.int32)
+    assert _period(values) == period
+    index = np.arange(len(values), dtype=np.int32)[::-1]
+    got = jax.jit(lambda i: _lookup(values, i))(index)
+    assert got.dtype == values.dtype
+    np.testing.assert_array_equal(np.asarray(got), values[index])
