@@ -15,9 +15,16 @@
       # The second task: cooperative Level-Based Foraging (6x6, 2 agents, 2 items that need
       # both, 20 steps) with the team reward released at the end (experiments.tar2.lbf);
       # about 6 min on a loaded 2-core CPU, so not in the quick preset (README.md: results).
+  python -m experiments.tar2.main --preset=quick --config.scenarios="('halfcheetah_6x1',)" \
+      --config.total_timesteps=64000 --config.num_chunks=4 --config.checkpoint_every_chunks=4
+      # The continuous-action task: MABrax halfcheetah_6x1 (6 agents, one joint each),
+      # episodes of 100 steps with the team return released at the end
+      # (experiments.tar2.mabrax), IPPO with tanh-Gaussian heads at LoRASA's MAMuJoCo PPO
+      # settings; about 25 min on a loaded 2-core CPU (README.md: results).
   python -m experiments.tar2.main --preset=full
-      # The paper's SMAC maps in SMAX (5m_vs_6m, 10m_vs_11m, 3s5z) at horizon 50 and LBF
-      # (8x8, 3 agents, 3 items, 50 steps), the authors' return-model size and schedule
+      # The paper's SMAC maps in SMAX (5m_vs_6m, 10m_vs_11m, 3s5z) at horizon 50, LBF
+      # (8x8, 3 agents, 3 items, 50 steps) and MABrax halfcheetah_6x1 (episodes of 100
+      # steps), the authors' return-model size and schedule
       # (3 blocks, 64 wide, 4 heads; warm-up 200 episodes, an update every 100 of 200 epochs,
       # batch 64, buffer 5000), every method for IPPO and MAPPO, 5 seeds, 1.5e6 env steps
       # per run (30 000 episodes of 50 steps, the authors' SMACLite budget). For an
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from experiments.tar2 import mabrax
 from jaxml.rl import tar2_train
 from jaxml.utils.config import base_config, check_preset
 
@@ -93,6 +101,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.lbf = ml_collections.ConfigDict(
         {"grid_size": 6, "num_agents": 2, "num_food": 2, "time_limit": 20}
     )
+    # The continuous-action task (scenarios in experiments.tar2.mabrax.TASKS, e.g.
+    # "halfcheetah_6x1"): MABrax with the team return released at the episode's end; episodes
+    # of episode_length transitions, and the PPO fields in mabrax.ppo replace the SMAX ones.
+    config.mabrax = mabrax.default_config()
     # Observe t / horizon (tar2_train.ElapsedTime), every method alike: without it a
     # feed-forward critic cannot see the time left, which redistributed returns depend on.
     config.elapsed_time = True
@@ -113,7 +125,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     ippo_methods = ("sparse", "dense", "tar2", "arel")
     mappo_methods = ("sparse", "tar2")
     if preset == "full":
-        config.scenarios = ("5m_vs_6m", "10m_vs_11m", "3s5z", "lbf")
+        config.scenarios = ("5m_vs_6m", "10m_vs_11m", "3s5z", "lbf", "halfcheetah_6x1")
         config.lbf.update(grid_size=8, num_agents=3, num_food=3, time_limit=50)
         config.algorithms = ("ippo", "mappo")
         config.horizon = 50

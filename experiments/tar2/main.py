@@ -25,6 +25,8 @@ import numpy as np
 
 from experiments.tar2.config import LABELS, get_config
 from experiments.tar2.lbf import make_lbf
+from experiments.tar2.mabrax import TASKS as MABRAX_TASKS
+from experiments.tar2.mabrax import make_mabrax
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward
 from jaxml.rl import tar2_train
@@ -38,18 +40,24 @@ NAME = "tar2"
 FIGURE = "win_rates.png"
 ALGORITHMS = ("ippo", "mappo")
 LBF = "lbf"  # jumanji's Level-Based Foraging as a team task (experiments.tar2.lbf).
-SCENARIOS = ("3m", "5m_vs_6m", "10m_vs_11m", "3s5z", "2s3z", "8m", LBF)
+MABRAX = "mabrax"  # JaxMARL's multi-agent MuJoCo, continuous actions (experiments.tar2.mabrax).
+SCENARIOS = ("3m", "5m_vs_6m", "10m_vs_11m", "3s5z", "2s3z", "8m", LBF, *MABRAX_TASKS)
 # What the claims compare per task: SMAX's win rate; on LBF the team return (the share of the
 # food's value collected, 1 when all of it is), since a small budget rarely collects it all.
 # (evaluated metric, training metric, its name), fixed before any LBF run.
 PRIMARY = {
     "smax": ("eval_won", "win_rate", "win rate"),
     LBF: ("eval_return", "episode_return", "team return"),
+    # MABrax: the team's episode return (forward progress summed over the episode), fixed
+    # before any MABrax run.
+    MABRAX: ("eval_return", "episode_return", "team return"),
 }
 
 
 def task(scenario: str) -> str:
-    return LBF if scenario == LBF else "smax"
+    if scenario == LBF:
+        return LBF
+    return MABRAX if scenario in MABRAX_TASKS else "smax"
 
 
 def episode_steps(config: ml_collections.ConfigDict, scenario: str) -> int:
@@ -57,6 +65,8 @@ def episode_steps(config: ml_collections.ConfigDict, scenario: str) -> int:
     episode that no team wins has ``max_steps + 1``; an LBF one ``time_limit``."""
     if scenario == LBF:
         return int(config.lbf.time_limit)
+    if task(scenario) == MABRAX:  # The time limit: every episode ends by then.
+        return int(config.mabrax.episode_length)
     return int(config.horizon) + 1
 
 
@@ -65,6 +75,8 @@ def make_env(config: ml_collections.ConfigDict, scenario: str):
     a team task, ``experiments.tar2.lbf``), with the elapsed time observed if configured."""
     if scenario == LBF:
         dense = make_lbf(**config.lbf)
+    elif task(scenario) == MABRAX:
+        dense = make_mabrax(scenario, config.mabrax.episode_length, config.mabrax.backend)
     else:
         dense = envs.make("jaxmarl/SMAX", scenario=scenario, max_steps=config.horizon)
     env = SparseReward(dense)
@@ -77,6 +89,8 @@ def make_trainer(config: ml_collections.ConfigDict, algorithm: str, scenario: st
     """The trainer of ``algorithm`` on sparse ``scenario``; rollouts of one whole episode
     (``episode_steps``), so every episode's return is known before GAE reads its rewards."""
     run_config = config[algorithm].copy_and_resolve_references()
+    if task(scenario) == MABRAX:  # MAMuJoCo's PPO settings (experiments.tar2.mabrax).
+        run_config.update(config.mabrax.ppo.to_dict())
     steps = episode_steps(config, scenario)
     run_config.num_steps = steps
     run_config.eval_max_steps = steps + 1
@@ -92,6 +106,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_positive(config, ("horizon", "num_chunks", "eval_episodes"))
     for field in ("grid_size", "num_agents", "num_food", "time_limit"):
         checks.positive_int(config.lbf[field], f"--config.lbf.{field}", ConfigError)
+    checks.positive_int(config.mabrax.episode_length, "--config.mabrax.episode_length", ConfigError)
     check_choices(config, "algorithms", ALGORITHMS)
     check_choices(config, "scenarios", SCENARIOS)
 
@@ -245,6 +260,8 @@ def plot(config, records: list[dict], path: Path) -> None:
         if not mine:
             continue
         _, trained, what = PRIMARY[task(scenario)]
+        # Win rates and LBF's share of the food lie in [0, 1]; MABrax's return does not.
+        ylim = None if task(scenario) == MABRAX else (-0.02, 1.02)
         ippo = [r for r in mine if r["algorithm"] == "ippo"]
         panels = []
         if ippo:
@@ -253,7 +270,7 @@ def plot(config, records: list[dict], path: Path) -> None:
                 for r in ippo
             ]
             panels.append(Panel(bands, f"{scenario} (sparse), IPPO", "environment steps",
-                                f"training {what}", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
+                                f"training {what}", ylim=ylim, legend=True))  # fmt: skip
         pair = [r for r in mine if r["method"] in ("tar2", "sparse")]
         if len({r["algorithm"] for r in pair}) > 1:
             bands = [
@@ -266,7 +283,7 @@ def plot(config, records: list[dict], path: Path) -> None:
                 for r in pair
             ]
             panels.append(Panel(bands, f"{scenario}: IPPO vs MAPPO", "environment steps",
-                                f"training {what}", ylim=(-0.02, 1.02), legend=True))  # fmt: skip
+                                f"training {what}", ylim=ylim, legend=True))  # fmt: skip
         if panels:
             rows.append(panels)
     if rows:

@@ -5,7 +5,8 @@ et al., arXiv 2502.04864 v2; "TAR²: Temporal-Agent Reward Redistribution ..." v
 arXiv 2412.14779), after the authors' ``Time_Agent_Transformer`` (``MAPPO/TARR/TARR.py``).
 
 Tokens: one per (step ``t``, agent ``i``), the sum of an observation embedding
-(``Dense(obs_{i,t})``), an action embedding (``Dense(one_hot(a_{i,t}))``), an agent-id
+(``Dense(obs_{i,t})``), an action embedding (``Dense(one_hot(a_{i,t}))``; with ``continuous``,
+``Dense(a_{i,t})`` of the action vector scaled into ``[-1, 1]``), an agent-id
 embedding (``use_agent_id``) and a learned positional embedding of ``t``. ``depth`` blocks
 follow, each a causal self-attention over time (per agent) and then a self-attention over the
 agents (per step), both pre-LayerNorm residual layers with an MLP. Keys of invalid entries
@@ -19,7 +20,13 @@ Heads:
 - inverse dynamics: logits of ``a_{i,t}`` from the observation embeddings at ``t`` and ``t+1``
   and the last block's output at ``t-1`` (zeros at the first step and after an invalid one). It
   never sees ``a_{i,t}``: the authors' notes describe the state embedding plus the previous
-  step's outputs; adding the next observation makes it inverse dynamics proper.
+  step's outputs; adding the next observation makes it inverse dynamics proper. With
+  ``continuous`` the same head outputs the predicted action vector ``â_{i,t}`` (``[..., d]``,
+  unsquashed: the target is already in ``[-1, 1]``); ``jaxml.rl.tar2.return_model_loss`` then
+  scores it with a unit-variance Gaussian NLL (half the squared error) instead of the CE.
+
+Continuous actions (MABrax's ``BoundedArray [A, d]``) are a jaxml extension: the paper's tasks
+(SMACLite, GRF) have discrete actions only.
 
 Causality: temporal attention is causal and agent attention mixes agents of the same step, so
 every score ``ŝ_{·,t}`` depends only on the inputs (of all agents) at steps ``<= t``: changing
@@ -47,7 +54,9 @@ import jax.numpy as jnp
 
 class TAR2Output(NamedTuple):
     scores: jax.Array  # [B, T, A] float32, unnormalised contribution scores ŝ_{i,t}.
-    action_logits: jax.Array  # [B, T, A, N] float32, inverse-dynamics logits of a_{i,t}.
+    # [B, T, A, N] float32, inverse-dynamics logits of a_{i,t}; with continuous actions
+    # [B, T, A, d], the predicted (scaled) action vector.
+    action_logits: jax.Array
 
 
 class _Residual(nn.Module):
@@ -107,7 +116,8 @@ class TAR2RewardModel(nn.Module):
     """The TAR² return model (arXiv 2502.04864): scores and inverse-dynamics logits.
 
     Attributes:
-      num_actions: ``N``, the size of each agent's discrete action space.
+      num_actions: ``N``, the size of each agent's discrete action space; with ``continuous``
+        the action vector's dimension ``d``.
       max_steps: the longest episode (the positional embedding's length).
       num_agents: ``A`` (the agent-id embedding's size).
       width: token width ``D`` (authors: 64).
@@ -117,10 +127,15 @@ class TAR2RewardModel(nn.Module):
         permutation equivariant over agents.
       mlp_ratio: hidden width of each block's MLP, in multiples of ``width``.
       head_hidden: hidden width of the score and inverse-dynamics MLPs.
+      continuous: actions are float vectors ``[B, T, A, d]`` (scaled into ``[-1, 1]`` by the
+        caller) rather than integers: the action token is ``Dense(a_{i,t})`` and the
+        inverse-dynamics head predicts ``a_{i,t}`` itself (``d`` outputs). The discrete path,
+        its parameters and their names are unchanged.
 
-    ``__call__(observations [B, T, A, O] float, actions [B, T, A] int, valid [B, T, A] bool,
-    agent_mask [B, T, A, A] bool | None) -> TAR2Output``; ``agent_mask`` (STAS's coalitions,
-    ``STASRewardModel``) restricts every block's agent attention, see ``TimeAgentBlock``.
+    ``__call__(observations [B, T, A, O] float, actions [B, T, A] int (continuous: [B, T, A, d]
+    float), valid [B, T, A] bool, agent_mask [B, T, A, A] bool | None) -> TAR2Output``;
+    ``agent_mask`` (STAS's coalitions, ``STASRewardModel``) restricts every block's agent
+    attention, see ``TimeAgentBlock``.
     """
 
     num_actions: int
@@ -132,6 +147,7 @@ class TAR2RewardModel(nn.Module):
     use_agent_id: bool = True
     mlp_ratio: int = 4
     head_hidden: int = 64
+    continuous: bool = False
 
     @nn.compact
     def __call__(
@@ -143,7 +159,15 @@ class TAR2RewardModel(nn.Module):
     ) -> TAR2Output:
         chex.assert_rank(observations, 4)
         batch, steps, agents, _ = observations.shape
-        chex.assert_shape([actions, valid], (batch, steps, agents))
+        chex.assert_shape(valid, (batch, steps, agents))
+        if self.continuous:
+            if actions.shape != (batch, steps, agents, self.num_actions):
+                raise ValueError(
+                    f"actions: expected [B, T, A, d={self.num_actions}] floats with "
+                    f"continuous=True, got shape {actions.shape}"
+                )
+        else:
+            chex.assert_shape(actions, (batch, steps, agents))
         if steps > self.max_steps or agents != self.num_agents:
             raise ValueError(
                 f"observations: expected [B, T<={self.max_steps}, {self.num_agents}, O], "
@@ -155,8 +179,11 @@ class TAR2RewardModel(nn.Module):
         obs_embedding = nn.Dense(self.width, name="obs_embed")(
             jnp.asarray(observations, jnp.float32)
         )
-        one_hot = jax.nn.one_hot(actions, self.num_actions)
-        x = obs_embedding + nn.Dense(self.width, use_bias=False, name="action_embed")(one_hot)
+        if self.continuous:  # The action vector itself: a one-hot has no continuous analogue.
+            action_in = jnp.asarray(actions, jnp.float32)
+        else:
+            action_in = jax.nn.one_hot(actions, self.num_actions)
+        x = obs_embedding + nn.Dense(self.width, use_bias=False, name="action_embed")(action_in)
         positions = self.param(
             "positions", nn.initializers.normal(0.02), (self.max_steps, self.width)
         )
@@ -233,6 +260,7 @@ class STASRewardModel(nn.Module):
     use_agent_id: bool = True
     mlp_ratio: int = 4
     head_hidden: int = 64
+    continuous: bool = False
     num_coalitions: int = 5
 
     @nn.compact
@@ -249,9 +277,10 @@ class STASRewardModel(nn.Module):
             use_agent_id=self.use_agent_id,
             mlp_ratio=self.mlp_ratio,
             head_hidden=self.head_hidden,
+            continuous=self.continuous,
             name="body",
         )
-        shape = (self.num_coalitions,) + tuple(actions.shape)  # [K, B, T, A]
+        shape = (self.num_coalitions,) + tuple(valid.shape)  # [K, B, T, A]
         masks = coalition_masks(self.make_rng("coalitions"), shape)
         scores, output = 0.0, None
         for k in range(self.num_coalitions):  # One shared body, K coalitions.

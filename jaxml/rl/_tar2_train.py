@@ -47,7 +47,9 @@ the model's score head is zero, so TAR²'s rewards are uniform (``redistribute``
 AREL's and STAS's are 0.
 
 **Episodes the models see.** Observations: each agent's own fields (``mappo.agent_inputs``
-without ids; the model adds its own); actions: the first action head; ``valid``: the steps of
+without ids; the model adds its own); actions: the first action head (a continuous head,
+MABrax's ``BoundedArray [A, d]``: the squashed action vector scaled from its bounds into
+``[-1, 1]``, for a model with ``continuous=True``); ``valid``: the steps of
 the episode where the agent is alive (``extras["agent_dead"]`` of the previous step, when the env
 reports it); the return ``R``: the agents' mean released reward at the episode's last step (the
 team reward; SMAX gives it to every agent).
@@ -212,15 +214,22 @@ def first_episodes(
     observations, _, _ = mappo.agent_inputs(
         traj.obs, num_agents, 2, centralised=False, agent_id=False
     )
-    actions = policy.heads(traj.action)[0]
-    chex.assert_shape(actions, done.shape + (num_agents,))
+    if policy.continuous:  # [T, B, A, d] inside [low, high]: scaled into [-1, 1].
+        action = jnp.asarray(traj.action, jnp.float32)
+        low = jnp.broadcast_to(jnp.asarray(policy.layout.low), action.shape)
+        high = jnp.broadcast_to(jnp.asarray(policy.layout.high), action.shape)
+        actions = 2.0 * (action - low) / (high - low) - 1.0
+        chex.assert_shape(actions, done.shape + (num_agents, low.shape[-1]))
+    else:
+        actions = policy.heads(traj.action)[0].astype(jnp.int32)
+        chex.assert_shape(actions, done.shape + (num_agents,))
 
     def batch_major(x):
         return jnp.swapaxes(x, 0, 1)
 
     episodes = tar2.Episodes(
         observations=batch_major(observations),
-        actions=batch_major(actions).astype(jnp.int32),
+        actions=batch_major(actions),
         valid=batch_major(valid),
         episode_return=episode_return,
     )
@@ -450,10 +459,14 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         )
 
     num_agents = policy.layout.num_agents
+    continuous = policy.continuous
+    # A continuous head's width is 2d (mean and std); the return model takes the d actions.
+    num_actions = policy.layout.low.shape[-1] if continuous else policy.layout.head_sizes[0]
     model_kwargs = dict(
-        num_actions=policy.layout.head_sizes[0],
+        num_actions=num_actions,
         max_steps=sizes.num_steps,
         num_agents=num_agents,
+        continuous=continuous,
     )
     groups = []
     for name in ("attention", "stas"):
@@ -486,7 +499,11 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
         own = jax.eval_shape(own_obs, jax.random.key(0))
         return tar2.Episodes(
             observations=jnp.zeros((sizes.num_steps,) + own.shape, jnp.float32),
-            actions=jnp.zeros((sizes.num_steps, num_agents), jnp.int32),
+            actions=(
+                jnp.zeros((sizes.num_steps, num_agents, num_actions), jnp.float32)
+                if continuous
+                else jnp.zeros((sizes.num_steps, num_agents), jnp.int32)
+            ),
             valid=jnp.ones((sizes.num_steps, num_agents), bool),
             episode_return=jnp.zeros((), jnp.float32),
         )

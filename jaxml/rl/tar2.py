@@ -53,7 +53,9 @@ class Episodes(NamedTuple):
     """A batch of complete episodes, padded to ``T`` steps (time after the batch axis)."""
 
     observations: jax.Array  # [B, T, A, O] float32, each agent's observation at step t.
-    actions: jax.Array  # [B, T, A] int32, the action taken at step t.
+    # [B, T, A] int32, the action taken at step t; continuous actions: [B, T, A, d] float32,
+    # the (squashed) action vector scaled into [-1, 1].
+    actions: jax.Array
     valid: jax.Array  # [B, T, A] bool, agent alive at a real (non-padding) step.
     episode_return: jax.Array  # [B] float32, the episode's team return R.
 
@@ -186,6 +188,16 @@ def return_model_loss(
     cross-entropy averaged over the entries where the agent is valid at ``t`` and ``t+1`` (its
     prediction reads the observation at ``t+1``). Padding and dead agents contribute nothing.
 
+    Continuous actions (float ``actions [B, T, A, d]``, a model with ``continuous=True``; a
+    jaxml extension, the paper's actions are discrete): the CE is the negative log-likelihood of
+    the taken action under the head's categorical, so its continuous counterpart here is the
+    NLL under a unit-variance Gaussian centred on the prediction, without its constant:
+    ``½ Σ_d (â_d - a_d)²`` (a scaled MSE), averaged over the same entries. Why not a Gaussian
+    NLL with a learned variance: its log-variance term is unbounded below, so on the few
+    episodes an update fits it can fall without limit and outweigh the return MSE, which the
+    0.05 weight was never tuned against; a fixed variance keeps the auxiliary bounded below by
+    0, as the CE is. The metric keeps its name ``inverse_dynamics_ce``.
+
     Args:
       output: the model's ``TAR2Output`` (scores ``[B, T, A]``, logits ``[B, T, A, N]``).
       episodes: the batch the model saw.
@@ -196,17 +208,38 @@ def return_model_loss(
       ``predicted_return`` (the batch mean of ``Σ ŝ``).
     """
     valid = jnp.asarray(episodes.valid, bool)
-    chex.assert_equal_shape([output.scores, valid, episodes.actions])
+    continuous = is_continuous(episodes.actions, valid)
+    chex.assert_equal_shape([output.scores, valid])
     chex.assert_shape(episodes.episode_return, valid.shape[:1])
     predicted = jnp.sum(jnp.where(valid, output.scores, 0.0), axis=(1, 2))  # [B]
     mse = jnp.mean(jnp.square(predicted - episodes.episode_return))
     next_valid = jnp.concatenate([valid[:, 1:], jnp.zeros_like(valid[:, :1])], axis=1)
     id_mask = valid & next_valid
-    ce = optax.softmax_cross_entropy_with_integer_labels(output.action_logits, episodes.actions)
+    if continuous:
+        chex.assert_equal_shape([output.action_logits, episodes.actions])
+        # Masked before the square, so no NaN/inf of a padded entry can reach the gradient.
+        error = jnp.where(id_mask[..., None], output.action_logits - episodes.actions, 0.0)
+        ce = 0.5 * jnp.sum(jnp.square(error), axis=-1)
+    else:
+        chex.assert_equal_shape([output.scores, episodes.actions])
+        ce = optax.softmax_cross_entropy_with_integer_labels(output.action_logits, episodes.actions)
     ce = jnp.sum(jnp.where(id_mask, ce, 0.0)) / jnp.maximum(jnp.sum(id_mask), 1)
     loss = mse + inverse_dynamics_coef * ce
     metrics = {"return_mse": mse, "inverse_dynamics_ce": ce, "predicted_return": predicted.mean()}
     return loss, metrics
+
+
+def is_continuous(actions: jax.Array, valid: jax.Array) -> bool:
+    """Whether ``actions`` are continuous vectors (float, one axis more than ``valid``) or
+    discrete indices (integer, ``valid``'s shape). Static: decided from dtypes and ranks."""
+    if jnp.issubdtype(actions.dtype, jnp.floating) and actions.ndim == valid.ndim + 1:
+        return True
+    if jnp.issubdtype(actions.dtype, jnp.integer) and actions.shape == valid.shape:
+        return False
+    raise ValueError(
+        f"actions: expected int {valid.shape} (discrete) or float {valid.shape} + (d,) "
+        f"(continuous), got {actions.dtype} {actions.shape}"
+    )
 
 
 def model_rewards(model: nn.Module, params, episodes: Episodes) -> jax.Array:
@@ -274,9 +307,15 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def make_return_model(
-    config: ml_collections.ConfigDict, *, num_actions: int, max_steps: int, num_agents: int
+    config: ml_collections.ConfigDict,
+    *,
+    num_actions: int,
+    max_steps: int,
+    num_agents: int,
+    continuous: bool = False,
 ) -> TAR2RewardModel:
-    """The ``TAR2RewardModel`` of ``config`` (``ValueError`` names a bad field)."""
+    """The ``TAR2RewardModel`` of ``config`` (``ValueError`` names a bad field); with
+    ``continuous``, ``num_actions`` is the action vector's dimension ``d``."""
     _check_config(config)
     return TAR2RewardModel(
         num_actions=checks.positive_int(num_actions, "num_actions"),
@@ -286,6 +325,7 @@ def make_return_model(
         depth=config.depth,
         num_heads=config.num_heads,
         use_agent_id=bool(config.use_agent_id),
+        continuous=bool(continuous),
     )
 
 
@@ -461,6 +501,7 @@ __all__ = [
     "arel_rewards",
     "buffer_update",
     "default_config",
+    "is_continuous",
     "make_episode_buffer",
     "make_optimizer",
     "make_return_model",

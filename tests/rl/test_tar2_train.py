@@ -75,10 +75,13 @@ class Toy(Environment):
         )
         return state, ts
 
+    def _hits(self, state, action):  # [A] float: each agent's contribution.
+        return (action == jnp.argmax(state.x[:, :N], -1)).astype(jnp.float32)
+
     def step(self, state, action):
         key, sub, end_key = jax.random.split(state.key, 3)
-        hit = (action == jnp.argmax(state.x[:, :N], -1)) & ~state.dead
-        team = jnp.sum(hit.astype(jnp.float32))
+        hit = jnp.where(state.dead, 0.0, self._hits(state, action))
+        team = jnp.sum(hit)
         t = state.t + 1
         dead = state.dead | ((jnp.arange(A) == 2) & (t >= 2))
         terminated = jax.random.uniform(end_key) < 0.2
@@ -114,6 +117,21 @@ class Toy(Environment):
     @property
     def discount_spec(self):
         return specs.BoundedArray((A,), jnp.float32, 0.0, 1.0, "discount")
+
+
+LOW, HIGH, D = -2.0, 2.0, 2  # ContinuousToy's action box: [A, D] in [LOW, HIGH].
+
+
+class ContinuousToy(Toy):
+    """``Toy`` with a continuous action box ``[A, 2]`` in ``[-2, 2]`` (MABrax's kind of spec):
+    an agent's contribution is ``1 - |a - x[i, :2]|² / 8``, so the team reward varies with it."""
+
+    def _hits(self, state, action):
+        return 1.0 - jnp.sum(jnp.square(action - state.x[:, :D]), axis=-1) / 8.0
+
+    @property
+    def action_spec(self):
+        return specs.BoundedArray((A, D), jnp.float32, LOW, HIGH, "action")
 
 
 def tiny_config(algorithm="ippo", methods=("tar2",), align=True, num_updates=3):
@@ -350,3 +368,69 @@ def test_elapsed_time_adds_the_step_fraction_and_keeps_every_field():
     assert jax.tree.map(jnp.shape, spec) == jax.tree.map(jnp.shape, ts.observation)
     actor_in, _, _ = mappo.agent_inputs(ts.observation, A, 0, centralised=False, agent_id=False)
     assert actor_in.shape == (A, OBS + 1)
+
+
+def _continuous_trainer(methods=("tar2",), num_updates=2):
+    config = tiny_config(methods=methods, num_updates=num_updates)
+    trainer = tt.make_trainer(config, SparseReward(ContinuousToy()))
+    assert trainer.model.continuous
+    return trainer
+
+
+def test_continuous_actions_reach_the_return_model_scaled_and_keep_the_sum():
+    """A continuous action box (MABrax's kind): the episodes hold the squashed actions scaled
+    from [-2, 2] into [-1, 1], their returns are the withheld dense sums, and TAR²'s rewards
+    sum to each episode's return."""
+    trainer = _continuous_trainer()
+    policy = trainer.model
+
+    @fast_jit
+    def collect(key):
+        state = trainer.init(key)
+        ppo = jax.tree.map(lambda x: x[0], state.ppo)
+        rollout_state = tt.aligned_reset(trainer.env, ppo.rollout, jax.random.key(9))
+        extras = lambda ts: {k: ts.extras[k] for k in ("dense_reward", "agent_dead")}  # noqa: E731
+        _, traj = rollout(
+            trainer.env,
+            functools.partial(mappo.act, policy=policy),
+            ppo.params,
+            rollout_state,
+            jax.random.key(4),
+            HORIZON,
+            extras_fn=extras,
+        )
+        episodes, _, _ = tt.first_episodes(traj, policy)
+        scores = jax.random.normal(jax.random.key(5), episodes.valid.shape)
+        return traj, episodes, tt._slot_rewards("tar2", traj, episodes, scores)
+
+    traj, episodes, rewards = collect(jax.random.key(0))
+    raw = np.asarray(traj.action)  # [T, B, A, D], inside the bounds.
+    assert raw.shape[-1] == D and raw.min() >= LOW and raw.max() <= HIGH
+    assert np.abs(raw).max() > 1.0  # Scaling matters: some actions are outside [-1, 1].
+    np.testing.assert_allclose(
+        np.asarray(episodes.actions), np.swapaxes(raw, 0, 1) / HIGH, rtol=1e-6, atol=1e-6
+    )
+    returns, lengths = _reference_returns(np.asarray(traj.extras["dense_reward"]), traj.done)
+    assert (lengths > 0).all()
+    np.testing.assert_allclose(episodes.episode_return, returns, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(rewards).sum((0, 2)), returns, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow  # Two return models and the PPO update: about 1 CPU min of compilation.
+def test_continuous_train_step_updates_the_return_models_on_schedule():
+    trainer = _continuous_trainer(methods=("tar2", "arel"))
+
+    @fast_jit
+    def run(key):
+        return jax.lax.scan(lambda s, _: trainer.step(s), trainer.init(key), None, 2)
+
+    state, metrics = run(jax.random.key(0))
+    params = jax.tree.map(lambda x: x[0], state.models["attention"].params)["params"]
+    assert params["action_embed"]["kernel"].shape == (D, 8)  # Dense of the d-vector.
+    assert params["dynamics_out"]["kernel"].shape[-1] == D  # Predicts the action vector.
+    for m in ("tar2", "arel"):  # 8 episodes per update; warm-up 8, then every 8.
+        np.testing.assert_array_equal(metrics[f"{m}/model_updates"], [1, 2])
+        assert np.all(np.isfinite(np.asarray(metrics[f"{m}/return_mse"])))
+    np.testing.assert_allclose(
+        metrics["tar2/redistributed_sum"], metrics["tar2/episode_return"], rtol=1e-5, atol=1e-5
+    )
