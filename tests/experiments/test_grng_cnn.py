@@ -78,6 +78,9 @@ RKALMAN_OVERSHOOT = pytest.mark.xfail(
 @pytest.mark.parametrize("name", ["ring", pytest.param("rkalman", marks=RKALMAN_OVERSHOOT)])
 def test_a_grng_optimizer_trains_the_cnn(name):
     config = get_config("quick")
+    # Channels 16 and 32, where the overshoot was recorded: with the quick preset's 8 and 16
+    # R-Kalman's loss is back below its start within the 8 steps (2026-12-02).
+    config.digits_cnn.channels = (16, 32)
     task = digits_cnn_task(config)._replace(num_steps=8)
     trainer = make_trainer(task, name, config)
     # The smallest rate of its grid: R-Kalman at 1.0 took the loss from 2.4 to 122 in one step.
