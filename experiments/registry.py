@@ -38,6 +38,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "charlm.width": 16,
             "charlm.num_layers": 1,
             "charlm.corpus_chars": 20_000,
+            # The quick preset runs the CNN too (issue 20): a tiny one here.
+            "digits_cnn.num_steps": 4,
+            "digits_cnn.channels": (4,),
             "progress_bar": False,
         },
     ),

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from experiments.grng import report
-from experiments.grng.config import OPTIMIZERS, TASKS, get_config
+from experiments.grng.config import ADAPTIVE, OPTIMIZERS, TASKS, get_config
 from jaxml import optim
 from jaxml.data.digits import NUM_CLASSES, load_digits_split
 from jaxml.data.sampling import sample_rows, sample_windows, spaced_windows
@@ -130,8 +130,20 @@ def charlm_task(config: ml_collections.ConfigDict) -> Task:
 TASK_BUILDERS = {"digits": digits_task, "charlm": charlm_task, "digits_cnn": digits_cnn_task}
 
 
+def base_optimizer(name: str) -> str:
+    """The ``jaxml.optim`` name behind a sweep name: ``kfac_adaptive`` is ``kfac`` with
+    ``adaptive=True``."""
+    return name.removesuffix("_adaptive") if name in ADAPTIVE else name
+
+
 def hyperparams(config: ml_collections.ConfigDict, name: str, learning_rate: float) -> dict:
     common = {"learning_rate": learning_rate}
+    if name in ADAPTIVE:
+        # Martens & Grosse's full step (arXiv 1503.05671, §6–7), as benchmarks/kfac_jax.py
+        # configures it: learning_rate scales the quadratic model's step, damping is the initial λ.
+        extra = {"damping": config.adaptive_damping, "adaptive": True,
+                 "inverse_update_every": config.inverse_update_every}  # fmt: skip
+        return {**common, **extra, **({"rho": config.rho} if name != "kfac_adaptive" else {})}
     if name == "sgd":
         return {**common, "momentum": config.momentum}
     if name == "adamw":
@@ -148,7 +160,8 @@ def hyperparams(config: ml_collections.ConfigDict, name: str, learning_rate: flo
 
 def make_trainer(task: Task, name: str, config: ml_collections.ConfigDict) -> Trainer:
     """The supervised trainer of optimizer ``name``; each member's setting is its learning rate."""
-    tx = optim.make(name, **hyperparams(config, name, config.lr_grid[name][0]))
+    base = base_optimizer(name)
+    tx = optim.make(base, **hyperparams(config, name, config.lr_grid[name][0]))
 
     def init_optimizer(params, learning_rate):
         opt_state = tx.init(params)
@@ -159,7 +172,7 @@ def make_trainer(task: Task, name: str, config: ml_collections.ConfigDict) -> Tr
     def update(params, opt_state, batch, key, learning_rate):
         # train_step feeds each optimizer its curvature extra args (layer stats, loss_fn, obj_fn).
         params, opt_state, m = optim.train_step(
-            name, tx, task.model, params, opt_state, *batch, key
+            base, tx, task.model, params, opt_state, *batch, key
         )
         return params, opt_state, {"train_loss": m["loss"], "grad_norm": m["grad_norm"]}
 
@@ -229,9 +242,11 @@ def summarize_sweep(task: Task, name: str, lrs: tuple[float, ...], run: TrainerR
         "test_loss": curve("test_loss").tolist(),
         quality: curve(quality).tolist(),
         "avg_grad_norm": float(curve("grad_norm").mean()),
+        "avg_grad_norm_per_seed": seeds("grad_norm").mean(axis=0).tolist(),
         "final_test_loss": float(curve("test_loss")[-1]),
         "final_test_loss_per_seed": seeds("test_loss")[-1].tolist(),
         "final_quality": float(curve(quality)[-1]),
+        "final_quality_per_seed": seeds(quality)[-1].tolist(),
         "ms_per_member_step": 1e3 / warm / run.num_members if warm else None,
     }
 
@@ -240,6 +255,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_base(config)
     check_choices(config, "tasks", TASKS)
     check_choices(config, "optimizers", OPTIMIZERS)
+    for task_name in TASKS:
+        skip = config.skip[task_name]
+        ok = isinstance(skip, tuple) and all(name in OPTIMIZERS for name in skip)
+        checks.expect(ok, f"--config.skip.{task_name}",
+                      f"a tuple of optimizer names among {', '.join(OPTIMIZERS)}", skip,
+                      ConfigError)  # fmt: skip
     for name in config.optimizers:
         lrs = config.lr_grid[name]
         ok = isinstance(lrs, tuple) and bool(lrs)
@@ -249,6 +270,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         checks.expect(ok, f"--config.lr_grid.{name}", "a non-empty tuple of numbers > 0", lrs,
                       ConfigError)  # fmt: skip
     check_positive(config, ("damping", "rho", "inverse_update_every", "kalman_prior_precision"))
+    check_positive(config, ("adaptive_damping",))
     check_positive(config, ("kl_clip", "digits.num_steps", "digits.batch_size", "digits.width"))
     check_positive(config, ("digits.num_blocks", "charlm.num_steps", "charlm.batch_size"))
     check_positive(config, ("charlm.context", "charlm.eval_windows", "charlm.num_heads"))
@@ -266,6 +288,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
                   ConfigError)  # fmt: skip
 
 
+def task_optimizers(config: ml_collections.ConfigDict, task_name: str) -> tuple[str, ...]:
+    """The optimizers swept on ``task_name``: ``config.optimizers`` less ``config.skip``."""
+    return tuple(n for n in config.optimizers if n not in config.skip[task_name])
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume: bool) -> dict:
     validate(config)
     workdir = Path(workdir)
@@ -274,7 +301,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
         task = TASK_BUILDERS[task_name](config)
         results[task_name] = [
             run_sweep(task, name, config, workdir / "runs" / task_name / name, resume)
-            for name in config.optimizers
+            for name in task_optimizers(config, task_name)
         ]
         report.plot_task(task.name, task.quality, results[task_name],
                          workdir / f"{task_name}_curves.png")  # fmt: skip
