@@ -107,7 +107,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_chunks = 4
     config.checkpoint_every_chunks = 4
     # Evaluate the policy every this many chunks (and at the end); 1 gives an evaluated curve.
-    config.eval_every_chunks = config.get_ref("num_chunks")
+    # A plain int, not a reference to num_chunks: setting a reference sets num_chunks too.
+    config.eval_every_chunks = config.num_chunks
     # Fresh episodes per seed for the final policy (argmax actions); every run refers to it.
     config.eval_episodes = ml_collections.FieldReference(32)
     config.tensorboard = False
@@ -117,6 +118,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
         config.num_seeds = 5
         config.total_timesteps = 10_000_000
         config.num_chunks = 50
+        config.eval_every_chunks = 50
     config.runs = ml_collections.ConfigDict(
         {name: run_config(run, config.get_ref("total_timesteps")) for name, run in RUNS.items()}
     )

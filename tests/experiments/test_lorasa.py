@@ -24,6 +24,14 @@ def test_switch_point_is_the_runs_share_of_its_budget():
     assert config.runs.nps.eval_episodes == config.eval_episodes
 
 
+def test_eval_every_chunks_is_its_own_field():
+    config = build_config(
+        lorasa_config.get_config, "quick", {"num_chunks": 4, "eval_every_chunks": 1}
+    )
+    assert (config.num_chunks, config.eval_every_chunks) == (4, 1)
+    assert lorasa_config.get_config("full").eval_every_chunks == 50
+
+
 def test_bad_fields_name_the_flag():
     config = build_config(lorasa_config.get_config, "quick", {"runs.lorasa.lora.rank": 0})
     with pytest.raises(ConfigError, match=r"--config\.runs\.lorasa: config\.lora\.rank"):
