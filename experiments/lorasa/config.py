@@ -72,7 +72,14 @@ MABRAX_TASKS = {"ant_4x2": None, "halfcheetah_6x1": "max", "walker2d_2x3": "max"
 def mabrax_run_config(run: Run, total_timesteps, episode_length) -> ml_collections.ConfigDict:
     """IPPO with per-agent tanh-squashed Gaussian heads at the paper's MAMuJoCo settings (lr
     3e-4, entropy 0, clip 0.2, 3 epochs, GAE λ 0.95; its 4 000 steps per update as 40 envs x 100
-    steps), tanh 64-64, observations standardised, in the run's parameter mode."""
+    steps), tanh 64-64, observations standardised, in the run's parameter mode.
+
+    The learning rate is constant (``anneal_lr=False``) in every mode: LoRASA's phases are two
+    trainers, each of which would anneal its own rate to 0 over its own budget, so with annealing
+    its adapters restart at the full 3e-4 half-way while PS / NPS are at 1.5e-4 there. A constant
+    rate gives every mode the same rate at every update, needs no schedule carried across the
+    switch, and is the default of the MAPPO ``onpolicy`` codebase the paper builds on (its
+    ``use_linear_lr_decay`` is off unless passed; our notes do not say whether its scripts do)."""
     config = run_config(run, total_timesteps)
     config.update(
         num_envs=40,
@@ -80,6 +87,7 @@ def mabrax_run_config(run: Run, total_timesteps, episode_length) -> ml_collectio
         update_epochs=3,
         num_minibatches=4,
         learning_rate=3e-4,
+        anneal_lr=False,
         ent_coef=0.0,
         activation="tanh",
         normalize_observations=True,
@@ -98,6 +106,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.total_timesteps = ml_collections.FieldReference(120_000)
     config.num_chunks = 4
     config.checkpoint_every_chunks = 4
+    # Evaluate the policy every this many chunks (and at the end); 1 gives an evaluated curve.
+    # A plain int, not a reference to num_chunks: setting a reference sets num_chunks too.
+    config.eval_every_chunks = config.num_chunks
     # Fresh episodes per seed for the final policy (argmax actions); every run refers to it.
     config.eval_episodes = ml_collections.FieldReference(32)
     config.tensorboard = False
@@ -107,6 +118,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
         config.num_seeds = 5
         config.total_timesteps = 10_000_000
         config.num_chunks = 50
+        config.eval_every_chunks = 50
     config.runs = ml_collections.ConfigDict(
         {name: run_config(run, config.get_ref("total_timesteps")) for name, run in RUNS.items()}
     )

@@ -1,11 +1,16 @@
 """The LoRASA launcher's configs: both presets validate, the switch point is filled in, and a
 bad run or LoRA field is a one-line ConfigError naming the flag (the run itself is the registry's
-smoke test)."""
+smoke test); every MABrax mode gets the same constant learning rate, in both of LoRASA's
+phases."""
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from experiments.lorasa import config as lorasa_config
 from experiments.lorasa import main
+from jaxml.rl import mappo
 from jaxml.utils.cli import build_config
 from jaxml.utils.config import ConfigError
 
@@ -17,6 +22,14 @@ def test_switch_point_is_the_runs_share_of_its_budget():
     assert main.trainer_config(config, "lorasa").lora.phase1_timesteps == 20_000
     assert main.trainer_config(config, "nps").parameter_sharing == "independent"
     assert config.runs.nps.eval_episodes == config.eval_episodes
+
+
+def test_eval_every_chunks_is_its_own_field():
+    config = build_config(
+        lorasa_config.get_config, "quick", {"num_chunks": 4, "eval_every_chunks": 1}
+    )
+    assert (config.num_chunks, config.eval_every_chunks) == (4, 1)
+    assert lorasa_config.get_config("full").eval_every_chunks == 50
 
 
 def test_bad_fields_name_the_flag():
@@ -47,3 +60,44 @@ def test_mabrax_runs_are_in_the_full_preset_only():
     bad = build_config(lorasa_config.get_config, "quick", {"mabrax.tasks": ("hopper_9x9",)})
     with pytest.raises(ConfigError, match="mabrax"):
         mabrax.validate(bad)
+
+
+def _step_sizes(optimizer, params, num_steps):
+    """The largest |Δθ| of each of ``num_steps`` optimizer steps under a constant gradient:
+    Adam's bias-corrected moments are then g and g², so each step is the rate in force at that
+    step, lr · |g| / (|g| + eps), on every trained leaf (0 on frozen ones)."""
+    grads = jax.tree.map(jnp.ones_like, params)
+
+    def body(state, _):
+        updates, state = optimizer.update(grads, state, params)
+        return state, jnp.max(jnp.stack([jnp.max(jnp.abs(u)) for u in jax.tree.leaves(updates)]))
+
+    _, sizes = jax.lax.scan(body, optimizer.init(params), None, length=num_steps)
+    return np.asarray(sizes)
+
+
+def test_every_mabrax_mode_gets_the_same_constant_learning_rate_in_every_phase():
+    from experiments.lorasa import mabrax, memory
+    from tests.rl.test_mappo_continuous import TargetReaching
+
+    config = build_config(lorasa_config.get_config, "quick", {"mabrax.total_timesteps": 32_000})
+    env, lr = TargetReaching(), 3e-4
+    for name in ("ps", "ps_id", "nps", "lorasa"):
+        run = mabrax.trainer_config(config, name)
+        assert run.learning_rate == lr and not run.anneal_lr, name
+        if run.parameter_sharing == "lora":  # Both phases: PS, then adapters.
+            phase1, phase2 = mappo.phase_configs(run)
+            phases = (memory.build(phase1, env), memory.build(phase2, env))
+        else:
+            phases = (memory.build(run, env),)
+        steps = 0
+        for trainer, abstract in phases:
+            params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), abstract.params)
+            n = trainer.sizes.num_updates * trainer.sizes.grad_steps_per_update
+            sizes = _step_sizes(trainer.optimizer, params, n)
+            # Annealing would end at lr / num_updates (and restart at lr at the switch). The
+            # gradient's clipping to norm 0.5 leaves g small, so eps takes 0.2 % off lr.
+            np.testing.assert_allclose(sizes, sizes[0], rtol=1e-4)
+            np.testing.assert_allclose(sizes[0], lr, rtol=1e-2)
+            steps += trainer.sizes.num_updates
+        assert steps == 8, name  # 32 000 steps of 4 000 per update, LoRASA's 4 + 4.
