@@ -22,13 +22,21 @@ from jaxml.utils.plotting import Band, Panel, plot_bands
 from jaxml.utils.trainer import Trainer, member_metric, run_options, run_trainer
 
 
+def eval_every_chunks(config: ml_collections.ConfigDict) -> int:
+    """``config.eval_every_chunks``, where 0 (or absent) means after the last chunk only."""
+    every = config.get("eval_every_chunks", 0)
+    if not isinstance(every, int) or every < 0:
+        raise ValueError(f"config.eval_every_chunks: expected an integer >= 0, got {every!r}")
+    return every or config.num_chunks
+
+
 def _run(trainer, config, workdir, resume, description, seed, num_seeds):
     options = {**run_options(config), "seed": seed, "num_seeds": num_seeds}
     return run_trainer(
         trainer,
         workdir,
         num_chunks=config.num_chunks,
-        eval_every_chunks=config.get("eval_every_chunks", config.num_chunks),
+        eval_every_chunks=eval_every_chunks(config),
         resume=resume,
         **options,
         description=description,

@@ -91,7 +91,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.checkpoint_every_chunks = 5
     # The final policy is evaluated after the last chunk (set it lower for evaluation curves):
     # eval_episodes fresh episodes per seed, each agent's argmax action (jaxml.rl.evaluate).
-    config.eval_every_chunks = config.get_ref("num_chunks")
+    # 0: after the last chunk only. A plain field, not a reference to num_chunks (assigning
+    # a reference sets what it points to: --config.eval_every_chunks=1 would set num_chunks).
+    config.eval_every_chunks = 0
     config.eval_episodes = ml_collections.FieldReference(32)
     config.tensorboard = False
     # Seeds in one vmapped program; False runs them one after the other, each its own runner job.

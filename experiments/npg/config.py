@@ -49,7 +49,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.checkpoint_every_chunks = 5
     # The final policy is evaluated after the last chunk (set it lower for evaluation curves):
     # eval_episodes fresh episodes per seed, mean action / argmax (jaxml.rl.evaluate).
-    config.eval_every_chunks = config.get_ref("num_chunks")
+    # 0: after the last chunk only. A plain field, not a reference to num_chunks (assigning
+    # a reference sets what it points to: --config.eval_every_chunks=1 would set num_chunks).
+    config.eval_every_chunks = 0
     config.eval_episodes = ml_collections.FieldReference(16)
     config.tensorboard = False
     # Every algorithm's trainer config (jaxml.rl.default_config), nested: override any field.

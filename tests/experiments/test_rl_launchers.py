@@ -69,3 +69,21 @@ def test_nested_trainer_fields_override_from_the_command_line(tmp_path):
     config.runs.smax_3m_mappo.num_minibatches = 7
     with pytest.raises(ConfigError, match="--config.runs.smax_3m_mappo: config.num_minibatches"):
         validate_marl(config)
+
+
+@pytest.mark.parametrize("name", ["marl", "npg"])
+def test_eval_every_chunks_is_its_own_field_and_zero_means_the_end(name):
+    import importlib
+
+    from experiments import rl_common
+
+    get_config = importlib.import_module(f"experiments.{name}.config").get_config
+    config = get_config("quick")
+    chunks = config.num_chunks
+    assert rl_common.eval_every_chunks(config) == chunks  # Default: after the last chunk only.
+    config.eval_every_chunks = 1
+    assert config.num_chunks == chunks  # Not a reference to num_chunks.
+    assert rl_common.eval_every_chunks(config) == 1
+    config.eval_every_chunks = -1
+    with pytest.raises(ValueError, match="config.eval_every_chunks"):
+        rl_common.eval_every_chunks(config)
