@@ -75,6 +75,17 @@ RKALMAN_OVERSHOOT = pytest.mark.xfail(
 )
 
 
+def _assert_eight_steps_train(trainer, state):
+    """Eight jitted steps from ``state`` stay finite and bring the training loss down."""
+    step = jax.jit(trainer.step)
+    losses = []
+    for _ in range(8):
+        state, metrics = step(state)
+        losses.append(float(metrics["train_loss"]))
+    assert np.isfinite(losses).all() and float(metrics["alive"]) == 1.0
+    assert np.mean(losses[-3:]) < losses[0], losses  # Starts at ~log 10; must go down.
+
+
 @pytest.mark.parametrize("name", ["ring", pytest.param("rkalman", marks=RKALMAN_OVERSHOOT)])
 def test_a_grng_optimizer_trains_the_cnn(name):
     config = get_config("quick")
@@ -85,13 +96,7 @@ def test_a_grng_optimizer_trains_the_cnn(name):
     trainer = make_trainer(task, name, config)
     # The smallest rate of its grid: R-Kalman at 1.0 took the loss from 2.4 to 122 in one step.
     state = trainer.init(jax.random.PRNGKey(0), jnp.float32(config.lr_grid[name][0]))
-    step = jax.jit(trainer.step)
-    losses = []
-    for _ in range(8):
-        state, metrics = step(state)
-        losses.append(float(metrics["train_loss"]))
-    assert np.isfinite(losses).all() and float(metrics["alive"]) == 1.0
-    assert np.mean(losses[-3:]) < losses[0], losses  # Starts at ~log 10; must go down.
+    _assert_eight_steps_train(trainer, state)
 
 
 @pytest.mark.parametrize(
@@ -132,13 +137,7 @@ def test_an_adaptive_form_trains_the_cnn(name):
     task = digits_cnn_task(config)._replace(num_steps=8)
     trainer = make_trainer(task, name, config)
     state = trainer.init(jax.random.PRNGKey(0), jnp.float32(config.lr_grid[name][-1]))
-    step = jax.jit(trainer.step)
-    losses = []
-    for _ in range(8):
-        state, metrics = step(state)
-        losses.append(float(metrics["train_loss"]))
-    assert np.isfinite(losses).all() and float(metrics["alive"]) == 1.0
-    assert np.mean(losses[-3:]) < losses[0], losses  # Starts at ~log 10; must go down.
+    _assert_eight_steps_train(trainer, state)
 
 
 def test_summary_reports_accuracy_for_the_cnn(tmp_path):

@@ -247,6 +247,24 @@ def _reference_returns(dense, done):
     return returns, lengths
 
 
+def _aligned_rollout(trainer, key, extra_keys):
+    """One aligned rollout (fixed keys) of the first seed of ``trainer.init(key)``, keeping
+    ``extra_keys`` of the timesteps' extras."""
+    state = trainer.init(key)
+    ppo = jax.tree.map(lambda x: x[0], state.ppo)
+    rollout_state = tt.aligned_reset(trainer.env, ppo.rollout, jax.random.key(9))
+    _, traj = rollout(
+        trainer.env,
+        functools.partial(mappo.act, policy=trainer.model),
+        ppo.params,
+        rollout_state,
+        jax.random.key(4),
+        HORIZON,
+        extras_fn=lambda ts: {k: ts.extras[k] for k in extra_keys},
+    )
+    return traj
+
+
 def test_redistributed_rewards_sum_to_each_episodes_return():
     config = tiny_config(methods=("uniform", "tar2", "arel"))
     env = SparseReward(Toy())
@@ -255,19 +273,7 @@ def test_redistributed_rewards_sum_to_each_episodes_return():
 
     @fast_jit
     def collect(key):
-        state = trainer.init(key)
-        ppo = jax.tree.map(lambda x: x[0], state.ppo)
-        rollout_state = tt.aligned_reset(trainer.env, ppo.rollout, jax.random.key(9))
-        extras = lambda ts: {k: ts.extras[k] for k in ("won", "dense_reward", "agent_dead")}  # noqa: E731
-        _, traj = rollout(
-            trainer.env,
-            functools.partial(mappo.act, policy=policy),
-            ppo.params,
-            rollout_state,
-            jax.random.key(4),
-            HORIZON,
-            extras_fn=extras,
-        )
+        traj = _aligned_rollout(trainer, key, ("won", "dense_reward", "agent_dead"))
         episodes, step_valid, _ = tt.first_episodes(traj, policy)
         scores = jax.random.normal(jax.random.key(5), episodes.valid.shape) * 3.0
         out = {m: tt._slot_rewards(m, traj, episodes, scores) for m in ("uniform", "tar2")}
@@ -386,19 +392,7 @@ def test_continuous_actions_reach_the_return_model_scaled_and_keep_the_sum():
 
     @fast_jit
     def collect(key):
-        state = trainer.init(key)
-        ppo = jax.tree.map(lambda x: x[0], state.ppo)
-        rollout_state = tt.aligned_reset(trainer.env, ppo.rollout, jax.random.key(9))
-        extras = lambda ts: {k: ts.extras[k] for k in ("dense_reward", "agent_dead")}  # noqa: E731
-        _, traj = rollout(
-            trainer.env,
-            functools.partial(mappo.act, policy=policy),
-            ppo.params,
-            rollout_state,
-            jax.random.key(4),
-            HORIZON,
-            extras_fn=extras,
-        )
+        traj = _aligned_rollout(trainer, key, ("dense_reward", "agent_dead"))
         episodes, _, _ = tt.first_episodes(traj, policy)
         scores = jax.random.normal(jax.random.key(5), episodes.valid.shape)
         return traj, episodes, tt._slot_rewards("tar2", traj, episodes, scores)
