@@ -1,11 +1,23 @@
-"""Helpers for tests that launch the repo's scripts as a user would."""
+"""Helpers for tests: launching the repo's scripts as a user would, and a cheap-compile jit."""
 
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# jax.jit with XLA's cheapest compile: for tests whose programs run once on tiny inputs.
+fast_jit = functools.partial(
+    jax.jit,
+    compiler_options={
+        "xla_backend_optimization_level": 0,
+        "xla_llvm_disable_expensive_passes": True,
+    },
+)
 
 
 def launch(args: list[str], *, devices: int | None = None, **popen_kwargs):

@@ -9,8 +9,6 @@ model overfits a handful of continuous episodes; a mismatched action shape names
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,16 +16,9 @@ import pytest
 
 from jaxml.models.tar2 import STASRewardModel, TAR2RewardModel
 from jaxml.rl import tar2
+from tests.helpers import fast_jit
 
 T, A, OBS, D = 6, 3, 5, 2
-
-fast_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 
 
 def inputs(key, batch=2):

@@ -24,16 +24,9 @@ from jaxml.rl import mappo, tar2
 from jaxml.rl import tar2_train as tt
 from jaxml.rl._rollout import rollout
 from jaxml.utils import runner
+from tests.helpers import fast_jit
 
 A, N, OBS, HORIZON = 3, 3, 4, 6
-
-fast_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 
 
 class Obs(NamedTuple):
