@@ -8,15 +8,7 @@ import pytest
 
 from benchmarks import language_speed
 from jaxml import envs
-
-# Programs here run for microseconds but compile for seconds: XLA's backend optimisations off.
-fast_compile = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
+from tests.helpers import fast_jit
 
 
 def select(done, new, old):
@@ -70,7 +62,7 @@ def test_rollout_checksum_adds_every_observation_and_reward(game):
 
 def test_env_table_rows_and_ratios():
     with jax.numpy_rank_promotion("allow"):  # jumanji's LevelBasedForaging broadcasts ranks.
-        rows = language_speed.env_table(num_envs=4, num_steps=3, repeats=1, jit=fast_compile)
+        rows = language_speed.env_table(num_envs=4, num_steps=3, repeats=1, jit=fast_jit)
     names = [row["name"] for row in rows]
     assert "ForagingScoreG-v0" in names and "ForagingTemporalG-v0" in names
     rates = {row["name"]: row["steps_per_s"] for row in rows}

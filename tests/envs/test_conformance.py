@@ -19,8 +19,6 @@ Brax-backed entries take 10-40 s to compile on 2 CPU cores, so they run with ``-
 adapter tests step them under jit and vmap by default.
 """
 
-import functools
-
 import chex
 import jax
 import numpy as np
@@ -31,15 +29,8 @@ from jumanji.types import StepType
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
 from jaxml import envs
+from tests.helpers import fast_jit
 
-# Programs here run for milliseconds but compile for seconds: XLA's backend optimisations off.
-jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 NUM_ENVS = 3
 NUM_STEPS = 4
 # jumanji's smoke check plays one whole episode step by step from Python; HVAC's default episode
@@ -76,9 +67,9 @@ def test_conformance(name):
     env = make(name)
     wrapped = VmapWrapper(AutoResetWrapper(env))
     chex.clear_trace_counter()
-    reset = jit(wrapped.reset)
-    step = jit(chex.assert_max_traces(wrapped.step, n=1))
-    sample = jit(jax.vmap(lambda key: envs.sample_action(env.action_spec, key)))
+    reset = fast_jit(wrapped.reset)
+    step = fast_jit(chex.assert_max_traces(wrapped.step, n=1))
+    sample = fast_jit(jax.vmap(lambda key: envs.sample_action(env.action_spec, key)))
 
     def rollout(seed):
         state, first = reset(jax.random.split(jax.random.PRNGKey(seed), NUM_ENVS))

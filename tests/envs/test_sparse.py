@@ -17,7 +17,7 @@ from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward, SparseRewardState
-from tests.envs.adapters import _checks
+from tests.helpers import fast_jit
 
 
 @chex.dataclass
@@ -83,7 +83,7 @@ def rollout(env, keys, actions):
         state, ts = wrapped.step(state, action)
         return state, ts
 
-    @_checks.jit
+    @fast_jit
     def run(keys, actions):
         state, first = wrapped.reset(keys)
         return first, jax.lax.scan(body, state, actions)[1]

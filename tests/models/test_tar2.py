@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 
 from jaxml.models.tar2 import TAR2Output, TAR2RewardModel
 from jaxml.rl import tar2
+from tests.helpers import fast_jit
 
 T, A, OBS, N = 6, 3, 5, 4
 
@@ -156,17 +155,6 @@ def synthetic_episodes(key, num, steps=8, agents=3, obs_size=4, num_actions=3):
     return tar2.Episodes(obs, actions, valid, contrib.sum((1, 2))), contrib
 
 
-# The learning check runs for seconds but compiles for longer: with XLA's backend optimisations
-# off the CPU compiles it about twice as fast.
-fast_compile_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
-
-
 def fit_and_measure(model, num_steps, batch_size, learning_rate):
     """Fits ``model`` on fresh synthetic batches (Adam, grad-clip 0.5 as the authors), then
     measures on 256 held-out episodes: (return MSE, Var(R), corr(rewards, contributions),
@@ -179,7 +167,7 @@ def fit_and_measure(model, num_steps, batch_size, learning_rate):
         out = model.apply(params, batch.observations, batch.actions, batch.valid)
         return tar2.return_model_loss(out, batch)[0]
 
-    @fast_compile_jit
+    @fast_jit
     def fit(params, key):
         def step(carry, key):
             params, opt_state = carry

@@ -8,22 +8,14 @@ scores; the coalition mean over K draws equals K explicit coalition-masked passe
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxml.models.tar2 import STASRewardModel, TAR2RewardModel, coalition_masks
+from tests.helpers import fast_jit
 
 B, T, A, OBS, N = 2, 5, 3, 4, 3
-fast_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 
 
 def inputs(key=0):

@@ -13,19 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxml.rl import tar2
+from tests.helpers import fast_jit
 
 EPS = tar2.DEFAULT_EPS
 
 redistribute = jax.jit(tar2.redistribute)
-# Training loops run for milliseconds here but compile for seconds: with XLA's backend
-# optimisations off the CPU compiles them about twice as fast.
-fast_compile_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 uniform = jax.jit(tar2.uniform_redistribute)
 temporal_only_fn = jax.jit(functools.partial(tar2.redistribute, agent=False))
 agent_only_fn = jax.jit(functools.partial(tar2.redistribute, temporal=False))
@@ -231,7 +223,7 @@ def test_return_model_trainer_overfits_a_handful_of_episodes():
     model = tar2.make_return_model(config, num_actions=3, max_steps=5, num_agents=2)
     trainer = tar2.return_model_trainer(model, episodes, config, num_steps=1000)
 
-    @fast_compile_jit
+    @fast_jit
     def run(key):
         state = trainer.init(key)
         return jax.lax.scan(lambda s, _: trainer.step(s), state, None, trainer.num_steps)
@@ -262,7 +254,7 @@ def test_buffer_update_trains_on_flashbax_episodes():
     assert isinstance(sample, tar2.Episodes) and sample.observations.shape == (8, 5, 2, 3)
     params = model.init(jax.random.key(4), *episodes[:3])
     optimizer = tar2.make_optimizer(config)
-    update = fast_compile_jit(tar2.buffer_update(model, config))
+    update = fast_jit(tar2.buffer_update(model, config))
     loss_fn = jax.jit(lambda p: tar2.return_model_loss(model.apply(p, *episodes[:3]), episodes)[0])
     before = float(loss_fn(params))
     params, _, metrics = update(params, optimizer.init(params), state, jax.random.key(5))
@@ -339,7 +331,7 @@ def smax_episodes(env, key, num, steps):
         return tar2.Episodes(obs, actions, alive, ret), jnp.where(alive.any(1), dense_r, 0.0)
 
     with jax.numpy_rank_promotion("allow"):
-        return fast_compile_jit(jax.vmap(one))(jax.random.split(key, num))
+        return fast_jit(jax.vmap(one))(jax.random.split(key, num))
 
 
 @pytest.mark.slow
@@ -362,7 +354,7 @@ def test_redistribution_tracks_the_dense_reward_on_sparse_smax():
     )
     trainer = tar2.return_model_trainer(model, train, config, num_steps=1500)
 
-    @fast_compile_jit
+    @fast_jit
     def run(key):
         state = trainer.init(key)
         return jax.lax.scan(lambda s, _: trainer.step(s), state, None, trainer.num_steps)[0]

@@ -32,7 +32,6 @@ backward-induction policy agrees, without asserting agreement.
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import jax
@@ -41,18 +40,11 @@ import numpy as np
 import pytest
 
 from jaxml.rl import tar2
+from tests.helpers import fast_jit
 
 S, H, AGENTS, ACTIONS = 3, 3, 2, 2
 GOAL = S - 1
 JOINT = list(itertools.product(range(ACTIONS), repeat=AGENTS))  # 4 joint actions.
-
-fast_compile_jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 
 
 def make_mdp(seed: int = 0):
@@ -171,14 +163,14 @@ def setup():
     model = tar2.make_return_model(config, num_actions=ACTIONS, max_steps=H, num_agents=AGENTS)
     trainer = tar2.return_model_trainer(model, episodes, config, num_steps=400)
 
-    @fast_compile_jit
+    @fast_jit
     def fit(key):
         state = trainer.init(key)
         state, metrics = jax.lax.scan(lambda s, _: trainer.step(s), state, None, 400)
         return state.params, metrics["return_mse"]
 
     params, mse = fit(jax.random.key(0))
-    apply = fast_compile_jit(model.apply)
+    apply = fast_jit(model.apply)
     scores = np.asarray(apply(params, *episodes[:3]).scores)
     # "Whatever the model outputs": the untrained model with a random score head (its
     # initialiser is zeros, which would make every redistribution the uniform fallback).

@@ -7,7 +7,6 @@ library driven by the same keys and actions, up to the end of each env's first e
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import chex
@@ -18,15 +17,7 @@ from jumanji import specs
 from jumanji.types import StepType
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
-# The rollouts here run for milliseconds but take seconds to compile (brax and SMAX most): with
-# XLA's backend optimisations off, the CPU compiles them about twice as fast.
-jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
+from tests.helpers import fast_jit
 
 
 def random_actions(spec: specs.Array, key: jax.Array, prefix: tuple[int, ...]) -> jax.Array:
@@ -63,7 +54,7 @@ def make_rollout(env, *, trace_once: bool = True):
         state, timestep = wrapped.step(state, action)
         return state, (key_before, timestep, state)
 
-    @jit
+    @fast_jit
     def rollout(keys, actions):
         state, first = wrapped.reset(keys)
         _, (key_before, timestep, state_after) = jax.lax.scan(body, state, actions)

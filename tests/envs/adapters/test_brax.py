@@ -12,6 +12,7 @@ from brax import envs as brax_envs
 from jaxml import envs
 from jaxml.envs.adapters.brax import BraxAdapter
 from tests.envs.adapters import _checks
+from tests.helpers import fast_jit
 
 STEPS, BATCH, EPISODE = 30, 8, 12
 
@@ -26,7 +27,7 @@ def raw_rollout(keys, actions):
         state = jax.vmap(env.step)(state, action)
         return state, (state.obs, state.reward, state.done, state.info["truncation"])
 
-    @_checks.jit
+    @fast_jit
     def run(keys, actions):
         state = jax.vmap(env.reset)(_checks.reset_keys(keys))
         return state.obs, jax.lax.scan(body, state, actions)[1]

@@ -8,6 +8,7 @@ import pytest
 from jaxml import envs
 from jaxml.envs.adapters.gymnax import GymnaxAdapter
 from tests.envs.adapters import _checks
+from tests.helpers import fast_jit
 
 STEPS, BATCH = 60, 8
 
@@ -25,7 +26,7 @@ def raw_rollout(env_id: str, max_steps: int | None, keys, key_before, actions):
         )
         return state, (info["final_observation"], reward, term, trunc)
 
-    @_checks.jit
+    @fast_jit
     def run(keys, key_before, actions):
         obs0, state = jax.vmap(env.reset, (0, None))(_checks.reset_keys(keys), params)
         return obs0, jax.lax.scan(body, state, (key_before, actions))[1]

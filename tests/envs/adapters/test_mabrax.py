@@ -13,6 +13,7 @@ import pytest
 from jaxml import envs
 from jaxml.envs.adapters.jaxmarl import MABraxAdapter, MABraxObservation
 from tests.envs.adapters import _checks
+from tests.helpers import fast_jit
 
 STEPS, BATCH, EPISODE = 10, 4, 6
 
@@ -31,7 +32,7 @@ def raw_rollout(keys, key_before, actions):
         obs, state, rewards, dones, info = jax.vmap(env.step_env)(key, state, act)
         return state, (stack(obs), state.obs, stack(rewards), dones["__all__"], info["truncation"])
 
-    @_checks.jit
+    @fast_jit
     def run(keys, key_before, actions):
         obs0, state = jax.vmap(env.reset)(_checks.reset_keys(keys))
         return stack(obs0), jax.lax.scan(body, state, (key_before, actions))[1]

@@ -9,6 +9,7 @@ from jaxmarl.environments.smax import HeuristicEnemySMAX, map_name_to_scenario
 from jaxml import envs
 from jaxml.envs.adapters.jaxmarl import SMAXAdapter, SMAXObservation
 from tests.envs.adapters import _checks
+from tests.helpers import fast_jit
 
 STEPS, BATCH = 40, 8
 
@@ -28,7 +29,7 @@ def raw_rollout(env, keys, key_before, actions):
         return state, (stack(obs), obs["world_state"], stack(avail), stack(rewards),
                        stack(dones), dones["__all__"])  # fmt: skip
 
-    @_checks.jit
+    @fast_jit
     def run(keys, key_before, actions):
         obs0, state = jax.vmap(env.reset)(_checks.reset_keys(keys))
         return stack(obs0), jax.lax.scan(body, state, (key_before, actions))[1]
@@ -83,8 +84,8 @@ def test_matches_raw_smax_under_jit_and_vmap(rollouts):
 
 def test_termination_and_truncation_on_built_states():
     env = SMAXAdapter("3m", max_steps=10)
-    step = _checks.jit(env.step)
-    state, _ = _checks.jit(env.reset)(jax.random.key(0))
+    step = fast_jit(env.step)
+    state, _ = fast_jit(env.reset)(jax.random.key(0))
     noop = jnp.full((3,), 4, jnp.int32)  # Action 4 is "stop" for every unit.
     smax = state.env_state.state
 
@@ -112,7 +113,7 @@ def test_self_play_pads_action_masks():
     env = SMAXAdapter("5m_vs_6m", heuristic_enemy=False)
     assert env.agents == tuple([f"ally_{i}" for i in range(5)] + [f"enemy_{i}" for i in range(6)])
     np.testing.assert_array_equal(env.action_spec.num_values, [11] * 5 + [10] * 6)
-    state, ts = _checks.jit(env.reset)(jax.random.key(2))
+    state, ts = fast_jit(env.reset)(jax.random.key(2))
     # The adapter's state holds the raw SMAX state: jaxmarl's own masks and observations of it.
     with jax.numpy_rank_promotion("allow"):  # jaxmarl broadcasts ranks implicitly.
         avail = env.jaxmarl_env.get_avail_actions(state.env_state)

@@ -6,23 +6,11 @@ with Python loops over agents and items, to test the vectorized environment agai
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxml.envs.foraging import ForagingScoreG, State
-
-# Test programs run for milliseconds but compile for seconds: with XLA's backend optimisations
-# off, the CPU compiles them about four times faster.
-jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 
 MOVES = {0: (-1, 0), 1: (1, 0), 2: (0, -1), 3: (0, 1), 4: (0, 0)}
 

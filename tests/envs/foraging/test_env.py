@@ -13,7 +13,8 @@ from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
 from jaxml import envs
 from jaxml.envs.foraging import PICK_UP, ForagingAction, ForagingScoreG, ForagingTemporalG
-from tests.envs.foraging.reference import chebyshev, jit, make_state, reference_step
+from tests.envs.foraging.reference import chebyshev, make_state, reference_step
+from tests.helpers import fast_jit
 
 SCOREG = ForagingScoreG()
 TEMPORALG = ForagingTemporalG()
@@ -26,7 +27,7 @@ ENVS = {
     "scoreg_variant": SCOREG_VARIANT,
     "temporalg_variant": TEMPORALG_VARIANT,
 }
-STEP = {name: jit(env.step) for name, env in ENVS.items()}
+STEP = {name: fast_jit(env.step) for name, env in ENVS.items()}
 
 
 def action(act, message=None, length=1):
@@ -205,7 +206,7 @@ def test_temporalg_rewards_on_hand_built_states(
 def test_temporalg_items_cannot_be_picked_before_they_appear():
     env = ForagingTemporalG(appearance_split="ood")  # Items may appear after the freeze.
     state = make_state(env, [(0, 3), (2, 4)], TEMPORAL_ITEMS, appear=(8, 7), step_count=6)
-    step = jit(env.step)
+    step = fast_jit(env.step)
     next_state, ts = step(state, action([PICK_UP, PICK_UP]))
     assert not np.any(next_state.item_collected)  # Item 1 appears at t = 7, after this step.
     assert not bool(ts.extras["item_visible"][0])
@@ -214,7 +215,7 @@ def test_temporalg_items_cannot_be_picked_before_they_appear():
 
 
 def test_temporalg_freeze_blocks_moves():
-    state, _ = jit(TEMPORALG.reset)(jax.random.PRNGKey(3))
+    state, _ = fast_jit(TEMPORALG.reset)(jax.random.PRNGKey(3))
     for t in range(1, TEMPORALG.freeze_steps + 2):
         previous = state.agent_pos
         state, ts = STEP["temporalg"](state, action([1, 0]))  # Agents move toward the centre.
@@ -237,8 +238,8 @@ def rollout(env, key, num_steps):
 
 
 EPISODE = {n: functools.partial(rollout, e, num_steps=e.horizon) for n, e in ENVS.items()}
-ROLLOUT = {n: jit(f) for n, f in EPISODE.items()}
-BATCHED_ROLLOUT = {n: jit(jax.vmap(f)) for n, f in EPISODE.items()}
+ROLLOUT = {n: fast_jit(f) for n, f in EPISODE.items()}
+BATCHED_ROLLOUT = {n: fast_jit(jax.vmap(f)) for n, f in EPISODE.items()}
 KEYS = jax.random.split(jax.random.PRNGKey(0), 64)
 
 
@@ -319,7 +320,7 @@ def test_jit_equals_no_jit(name):
 def test_step_traces_once(name):
     env = ENVS[name]
     chex.clear_trace_counter()
-    step = jit(chex.assert_max_traces(env.step, n=1))
+    step = fast_jit(chex.assert_max_traces(env.step, n=1))
     state, _ = env.reset(jax.random.PRNGKey(0))
     for k in range(env.horizon + 2):  # Past the end too: nothing about the state retraces.
         act = envs.sample_action(env.action_spec, jax.random.PRNGKey(k))
@@ -333,7 +334,7 @@ def test_jumanji_wrappers_work_unchanged():
     wrapped = VmapWrapper(AutoResetWrapper(env, next_obs_in_extras=True))
     sample = jax.vmap(lambda key: envs.sample_action(env.action_spec, key))
 
-    @jit
+    @fast_jit
     def run(key):
         state, _ = wrapped.reset(jax.random.split(key, 8))
 

@@ -9,7 +9,7 @@ import pytest
 from jaxml.envs.foraging import ForagingScoreG, ForagingTemporalG
 from jaxml.envs.foraging.env import SCORE_SPLITS, appearance_times
 from jaxml.envs.foraging.generator import _lookup, _period
-from tests.envs.foraging.reference import jit
+from tests.helpers import fast_jit
 
 KEYS = jax.random.split(jax.random.PRNGKey(0), 2048)
 
@@ -17,7 +17,7 @@ KEYS = jax.random.split(jax.random.PRNGKey(0), 2048)
 @functools.cache
 def starts(cls, **config):
     env = cls(**config)
-    state = jit(jax.vmap(lambda k: env.generator(k)))(KEYS)
+    state = fast_jit(jax.vmap(lambda k: env.generator(k)))(KEYS)
     return env, jax.tree.map(np.asarray, state)
 
 
@@ -111,10 +111,10 @@ def test_scoreg_draws_are_uniform_and_independent():
 
 def test_scoreg_hand_made_and_typed_keys_give_distinct_starts():
     env = ForagingScoreG()
-    raw = jit(jax.vmap(lambda s: env.generator(jax.random.PRNGKey(s))))(np.arange(256))
+    raw = fast_jit(jax.vmap(lambda s: env.generator(jax.random.PRNGKey(s))))(np.arange(256))
     pairs = {tuple(p) for p in np.asarray(raw.item_score).tolist()}
     assert len(pairs) > 200  # Seeds 0..255 (keys [0, s]) are not one start.
-    state = jit(env.generator)(jax.random.key(3))
+    state = fast_jit(env.generator)(jax.random.key(3))
     assert jax.dtypes.issubdtype(state.key.dtype, jax.dtypes.prng_key)
     assert set(np.asarray(state.item_pos[:, 0]).tolist()) == {0, env.grid_size - 1}
 

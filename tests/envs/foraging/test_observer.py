@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxml.envs.foraging import ForagingScoreG, ForagingTemporalG
-from tests.envs.foraging.reference import jit, make_state
+from tests.envs.foraging.reference import make_state
+from tests.helpers import fast_jit
 
 ENVS = [
     ForagingScoreG(),
@@ -14,7 +15,7 @@ ENVS = [
     ForagingTemporalG(),
     ForagingTemporalG(agent_visible=True, grid_size=6),
 ]
-OBSERVE = [jit(env._observer.__call__) for env in ENVS]
+OBSERVE = [fast_jit(env._observer.__call__) for env in ENVS]
 
 
 def reference_views(env, state):

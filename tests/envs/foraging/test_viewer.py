@@ -7,13 +7,13 @@ from PIL import Image
 
 from jaxml import envs
 from jaxml.envs.foraging import ForagingScoreG, ForagingTemporalG
-from tests.envs.foraging.reference import jit
+from tests.helpers import fast_jit
 
 
 @pytest.mark.parametrize("cls", [ForagingScoreG, ForagingTemporalG])
 def test_render_returns_rgb_that_follows_the_state(cls):
     env = cls()
-    state, _ = jit(env.reset)(jax.random.PRNGKey(0))
+    state, _ = fast_jit(env.reset)(jax.random.PRNGKey(0))
     frame = env.render(state)
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
     moved = state.replace(agent_pos=state.agent_pos.at[0, 1].set((state.agent_pos[0, 1] + 1) % 5))
@@ -25,7 +25,7 @@ def test_render_returns_rgb_that_follows_the_state(cls):
 
 def test_animate_writes_a_gif_from_stacked_or_listed_states(tmp_path):
     env = ForagingTemporalG()
-    state, _ = jit(env.reset)(jax.random.PRNGKey(1))
+    state, _ = fast_jit(env.reset)(jax.random.PRNGKey(1))
     states = [state.replace(step_count=state.step_count + t) for t in range(3)]
     stacked = jax.tree.map(lambda *xs: np.stack(xs), *states)
     for name, given in (("list.gif", states), ("stacked.gif", stacked)):

@@ -13,14 +13,8 @@ from scipy import optimize
 from jaxml.data import clmu
 from jaxml.envs.hvac import bem
 from tests.envs.hvac import reference
+from tests.helpers import fast_jit
 
-jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 DT = 1800.0
 INF = jnp.float32(np.inf)
 
@@ -35,7 +29,7 @@ def stepper():
             waste_heat_in=heat_in, capacity=capacity, dt=DT,
         )  # fmt: skip
 
-    return jit(fn)
+    return fast_jit(fn)
 
 
 def run(p, temps, forcing, n, heat_sp=-INF, cool_sp=INF, ach=0.5, capacity=INF):

@@ -1,7 +1,5 @@
 """``HVAC-v0``: the JAX step against the numpy reference, jumanji smoke checks, episodes, vmap."""
 
-import functools
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -15,14 +13,8 @@ from jaxml import envs
 from jaxml.data import weather
 from jaxml.envs.hvac import HVAC, bem, discrete_settings, setpoint_action
 from tests.envs.hvac import reference
+from tests.helpers import fast_jit
 
-jit = functools.partial(
-    jax.jit,
-    compiler_options={
-        "xla_backend_optimization_level": 0,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-)
 NY_EPW = "USA_NY_New.York-J.F.Kennedy.Intl.AP.744860_TMY3"
 ENV = HVAC(climates=weather.CITIES + (NY_EPW,), episode_steps=6)
 DISCRETE = HVAC(climates=("london", "singapore"), episode_steps=6, discrete=True)
@@ -30,8 +22,8 @@ DISCRETE = HVAC(climates=("london", "singapore"), episode_steps=6, discrete=True
 
 def rollout(env, key, actions):
     """States and TimeSteps of a jitted rollout of ``actions`` from ``reset_to``-style keys."""
-    step = jit(env.step)
-    state, ts = jit(env.reset)(key)
+    step = fast_jit(env.step)
+    state, ts = fast_jit(env.reset)(key)
     states, steps = [state], [ts]
     for a in actions:
         state, ts = step(state, a)
@@ -43,8 +35,8 @@ def rollout(env, key, actions):
 @pytest.mark.parametrize("env_name", ["continuous", "discrete"])
 def test_step_matches_numpy_reference(env_name):
     env = ENV if env_name == "continuous" else DISCRETE
-    reset_to = jit(env.reset_to)
-    step = jit(env.step)
+    reset_to = fast_jit(env.reset_to)
+    step = fast_jit(env.step)
     rng = np.random.default_rng(0)
     for climate in range(len(env.climates)):
         state, _ = reset_to(jax.random.PRNGKey(climate), climate, 0.3)
@@ -70,7 +62,7 @@ def test_jumanji_smoke_checks():
 def test_step_traces_once_and_specs_hold():
     env = HVAC(climates=("hongkong",), episode_steps=4, time_features=True)
     chex.clear_trace_counter()
-    step = jit(chex.assert_max_traces(env.step, n=1))
+    step = fast_jit(chex.assert_max_traces(env.step, n=1))
     state, ts = env.reset(jax.random.PRNGKey(0))
     assert ts.observation.shape == (9,)
     for k in range(env.episode_steps + 2):  # Past the end too: nothing in the state retraces.
@@ -92,8 +84,8 @@ def test_a_year_ending_is_a_truncation():
 def test_auto_reset_restarts_after_the_truncation():
     env = HVAC(climates=("newyork", "singapore"), episode_steps=3)
     wrapped = VmapWrapper(AutoResetWrapper(env))
-    state, _ = jit(wrapped.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
-    step = jit(wrapped.step)
+    state, _ = fast_jit(wrapped.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    step = fast_jit(wrapped.step)
     action = jnp.tile(jnp.array([26.0, 15.0, 0.5]), (4, 1))
     for _ in range(3):
         state, ts = step(state, action)
@@ -127,9 +119,9 @@ def test_vmap_over_buildings_and_weights_matches_single_runs():
 
         return jax.lax.scan(body, state, None, 8)[1]
 
-    reward, power, comfort = jit(jax.vmap(run))(keys, cities, weights)
+    reward, power, comfort = fast_jit(jax.vmap(run))(keys, cities, weights)
     for lane in (0, 7, 14):
-        single = jit(run)(keys[lane], cities[lane], weights[lane])
+        single = fast_jit(run)(keys[lane], cities[lane], weights[lane])
         np.testing.assert_allclose(reward[lane], single[0], rtol=1e-5, atol=1e-5)
     # The reward is the weighted sum of its parts, per lane.
     w = weights[:, None]
@@ -155,7 +147,7 @@ def test_energy_balance_closes_every_step():
 
         return jax.lax.scan(body, state, jax.random.split(key, 48))[1]
 
-    rel = jit(jax.vmap(run))(keys, jnp.arange(6))
+    rel = fast_jit(jax.vmap(run))(keys, jnp.arange(6))
     assert np.max(np.abs(rel)) < 1e-4, np.max(np.abs(rel))
 
 
@@ -215,12 +207,12 @@ def test_setpoints_hold_when_capacity_allows():
             48 * 4,
         )[1]
 
-    t_in = jit(jax.vmap(run))(jax.random.split(jax.random.PRNGKey(2), 3), jnp.arange(3))
+    t_in = fast_jit(jax.vmap(run))(jax.random.split(jax.random.PRNGKey(2), 3), jnp.arange(3))
     assert np.all(np.asarray(t_in) >= 20.0 - 1e-3) and np.all(np.asarray(t_in) <= 25.0 + 1e-3)
     capped = HVAC(climates=("beijing",), episode_steps=10, hvac_capacity=5.0)
     state, _ = capped.reset_to(jax.random.PRNGKey(0), 0, 0.5)
     for _ in range(5):
-        state, ts = jit(capped.step)(state, action)
+        state, ts = fast_jit(capped.step)(state, action)
         assert float(ts.extras["heating"]) <= 5.0 + 1e-4
         assert float(ts.extras["cooling"]) <= 5.0 + 1e-4
 
@@ -241,7 +233,7 @@ def test_keep_task_auto_reset_keeps_climate_and_weight():
     cities, weights = jnp.array([0, 2, 1, 1]), jnp.array([0.1, 0.5, 0.9, 0.7])
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     state, _ = jax.vmap(env.reset_to)(keys, cities, weights)
-    step = jit(jax.vmap(wrapped.step))
+    step = fast_jit(jax.vmap(wrapped.step))
     action = jnp.tile(jnp.array([26.0, 15.0, 0.5]), (4, 1))
     starts = np.asarray(state.start)
     for _ in range(3):
@@ -260,10 +252,10 @@ def test_free_running_numpy_reference_tracks_two_days():
     """The reference run on its own (float64, its own temperatures and canyon heat) for 96 steps
     under the same weather stays within 2 mK of the JAX trajectory: errors do not build up."""
     env = HVAC(climates=("beijing", NY_EPW), episode_steps=200)
-    step, forcing = jit(env.step), jit(env.forcing)
+    step, forcing = fast_jit(env.step), fast_jit(env.forcing)
     rng = np.random.default_rng(1)
     for climate in range(2):
-        state, _ = jit(env.reset_to)(jax.random.PRNGKey(climate), climate, 0.5)
+        state, _ = fast_jit(env.reset_to)(jax.random.PRNGKey(climate), climate, 0.5)
         p = {k: float(v) for k, v in state.building._asdict().items()}
         temps, heat_in = np.asarray(state.temps, np.float64), 0.0
         for _ in range(96):
