@@ -166,6 +166,22 @@ def masked_objective(params: Any, minibatch: MaskedBatch, *, policy, config):
     return masked_ppo_terms(logits, value, minibatch, policy=policy, config=config)
 
 
+def masked_sequence_objective(params: Any, minibatch: mappo.SequenceBatch, *, policy, config):
+    """Recurrent PPO loss on a minibatch of whole sequences (``minibatch.batch`` a
+    ``MaskedBatch`` ``[Bm, T, ...]``, mask ``[Bm, T]``): ``mappo.sequence_objective``'s replay
+    from the rollout's initial state with ``masked_ppo_terms``'s masked means.
+
+    An aligned rollout starts every environment at a reset, so each sequence's masked-in
+    prefix is one whole episode; the masked-out suffix (the next episode's start) is replayed,
+    since the recurrence runs through it, but adds nothing to the loss and, being later in
+    time, cannot change the prefix's outputs.
+    """
+    batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), minibatch.batch)  # [T, Bm, ...]
+    t = batch.transitions
+    logits, value, _ = mappo.unroll(policy, params, t.obs, t.done, minibatch.initial_state)
+    return masked_ppo_terms(logits, value, batch, policy=policy, config=config)
+
+
 def aligned_reset(env: Environment, rollout_state: RolloutState, key: jax.Array) -> RolloutState:
     """Every environment of ``rollout_state`` reset with fresh keys (the observation normaliser
     sees the new observations; running episode statistics restart; recurrent states zeroed)."""
@@ -319,12 +335,6 @@ def _check(config: ml_collections.ConfigDict, env: Environment) -> tuple[str, ..
         c.align_episodes,
     )
     checks.expect(
-        not (c.align_episodes and config.recurrent != "none"),
-        "config.recurrent",
-        "'none' with config.tar2.align_episodes (masked recurrent PPO is not built)",
-        config.recurrent,
-    )
-    checks.expect(
         not config.get("normalize_rewards", False),
         "config.normalize_rewards",
         "False (the return model needs the raw episode returns)",
@@ -442,15 +452,16 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
 
     # Identity methods without alignment: mappo's own collect extras (equivalence with mappo).
     rollout_extras = extras_fn if align or "dense" in methods else outcome
-    objective = masked_objective if align else mappo.objective
     if config.recurrent != "none":
+        objective = masked_sequence_objective if align else mappo.sequence_objective
         update_fn = functools.partial(
             mappo.sequence_sgd_update,
-            objective=functools.partial(mappo.sequence_objective, policy=policy, config=config),
+            objective=functools.partial(objective, policy=policy, config=config),
             optimizer=base.optimizer,
             sizes=sizes,
         )
     else:
+        objective = masked_objective if align else mappo.objective
         update_fn = functools.partial(
             mappo.flat_sgd_update,
             objective=functools.partial(objective, policy=policy, config=config),
@@ -601,8 +612,8 @@ def make_trainer(config: ml_collections.ConfigDict, env: Environment) -> OnPolic
             batch = MaskedBatch(traj, advantages, targets, mask)
         else:
             batch = Batch(traj, advantages, targets)
-            if initial_state is not None:
-                batch = mappo.SequenceBatch(batch, initial_state)
+        if initial_state is not None:
+            batch = mappo.SequenceBatch(batch, initial_state)
         params, opt_state, metrics = update_fn(ppo.params, ppo.opt_state, batch, key_update)
         update = ppo.update + 1
         if not align:
@@ -714,4 +725,5 @@ __all__ = [
     "make_trainer",
     "masked_objective",
     "masked_ppo_terms",
+    "masked_sequence_objective",
 ]

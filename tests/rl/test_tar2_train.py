@@ -1,8 +1,9 @@
 """IPPO/MAPPO on redistributed rewards (``jaxml.rl.tar2_train``), on a tiny 3-agent env.
 
 References: the identity method without alignment against ``mappo``'s own step; the masked PPO
-loss against ``mappo.ppo_terms``; the redistributed rewards against the episode returns summed
-by a numpy loop over the withheld dense rewards; a resumed run against an uninterrupted one.
+loss against ``mappo.ppo_terms`` (feed-forward) and ``mappo.sequence_objective`` (recurrent);
+the redistributed rewards against the episode returns summed by a numpy loop over the withheld
+dense rewards; a resumed run against an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jumanji.env import Environment
 from jumanji.types import StepType, TimeStep
 
 from jaxml.envs.wrappers import SparseReward
+from jaxml.models.agent_actor_critic import initial_carry
 from jaxml.rl import mappo, tar2
 from jaxml.rl import tar2_train as tt
 from jaxml.rl._rollout import rollout
@@ -225,6 +227,110 @@ def test_masked_ppo_loss_with_a_full_mask_is_mappos_and_ignores_masked_entries()
     kept = jax.tree.map(lambda x: x[:8], batch._replace(mask=jnp.ones((16,), bool)))
     np.testing.assert_allclose(ours(params, noisy)[0], ours(params, half)[0], rtol=1e-6)
     np.testing.assert_allclose(ours(params, half)[0], theirs(params, kept)[0], rtol=1e-5)
+
+
+def _toy_sequences(key, mask):
+    """Random recurrent minibatch ``[Bm, T, A]`` (a GRU policy) with the given mask ``[Bm, T]``
+    and a random initial state; one ``done`` mid-sequence, so the replay resets a state."""
+    config = tiny_config()
+    config.recurrent, config.rnn_size = "gru", 8
+    policy = mappo.make_policy(config, Toy())
+    num_seqs, num_steps = mask.shape
+    flat_keys = jax.random.split(key, num_seqs * num_steps)
+    obs = jax.vmap(lambda k: Toy().reset(k)[1].observation)(flat_keys)
+    obs = jax.tree.map(lambda x: jnp.reshape(x, (num_seqs, num_steps) + x.shape[1:]), obs)
+    k1, k2, k3, k4, k5, k6 = jax.random.split(jax.random.fold_in(key, 1), 6)
+    actor_in, critic_in, _ = mappo.agent_inputs(
+        Toy().observation_spec.generate_value(), A, 0, centralised=False, agent_id=True
+    )
+    carry = initial_carry("gru", 8, (A,))
+    params = policy.model.init(k1, carry, actor_in, critic_in)
+    initial_state = jax.tree.map(lambda x: jax.random.normal(k6, (num_seqs,) + x.shape), carry)
+    shape = mask.shape + (A,)
+    transitions = tt.Transition(
+        obs=obs,
+        action=jax.random.randint(k2, shape, 0, N),
+        reward=jnp.zeros(shape),
+        discount=jnp.ones(shape),
+        done=jnp.zeros(mask.shape, bool).at[:, 1].set(True),
+        log_prob=-jax.random.uniform(k3, shape, minval=0.5, maxval=1.5),
+        value=jax.random.normal(k4, shape),
+        next_obs=None,
+    )
+    advantages, targets = jax.random.normal(k5, (2,) + shape)
+    batch = tt.MaskedBatch(transitions, advantages, targets, mask)
+    return config, policy, params, mappo.SequenceBatch(batch, initial_state)
+
+
+def test_masked_sequence_loss_with_a_full_mask_is_mappos_and_ignores_the_masked_suffix():
+    num_seqs, num_steps, kept = 4, 6, 4
+    config, policy, params, seqs = _toy_sequences(
+        jax.random.key(2), jnp.ones((num_seqs, num_steps), bool)
+    )
+
+    def ours(params, seqs):
+        return tt.masked_sequence_objective(params, seqs, policy=policy, config=config)
+
+    def theirs(params, seqs):
+        b = seqs.batch
+        plain = mappo.SequenceBatch(tt.Batch(b.transitions, b.advantages, b.targets),
+                                    seqs.initial_state)  # fmt: skip
+        return mappo.sequence_objective(params, plain, policy=policy, config=config)
+
+    (loss, metrics), grads = jax.value_and_grad(ours, has_aux=True)(params, seqs)
+    (ref, ref_metrics), ref_grads = jax.value_and_grad(theirs, has_aux=True)(params, seqs)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl"):
+        np.testing.assert_allclose(metrics[name], ref_metrics[name], rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(grads, ref_grads, rtol=1e-4, atol=1e-6)
+    # A masked suffix: the loss is the plain loss of the prefix sequences, whatever the suffix
+    # holds (its advantages, targets, actions and observations).
+    prefix = jnp.arange(num_steps) < kept
+    half = seqs._replace(
+        batch=seqs.batch._replace(mask=jnp.broadcast_to(prefix, (num_seqs, num_steps)))
+    )
+    b = half.batch
+    later = ~prefix[None, :, None]
+    noisy_obs = jax.tree.map(
+        lambda x: jnp.where(jnp.reshape(later, later.shape[:2] + (1,) * (x.ndim - 2)), 5.0, x),
+        b.transitions.obs,
+    )
+    noisy = half._replace(
+        batch=b._replace(
+            advantages=jnp.where(later, 1e3, b.advantages),
+            targets=jnp.where(later, -7.0, b.targets),
+            transitions=b.transitions._replace(
+                obs=noisy_obs, action=jnp.where(later, 0, b.transitions.action)
+            ),
+        )
+    )
+    cut = seqs._replace(batch=jax.tree.map(lambda x: x[:, :kept], seqs.batch))
+    np.testing.assert_allclose(ours(params, noisy)[0], ours(params, half)[0], rtol=1e-6)
+    np.testing.assert_allclose(ours(params, half)[0], theirs(params, cut)[0], rtol=1e-5)
+
+
+def test_recurrent_policy_trains_on_aligned_episodes_and_keeps_the_sum():
+    config = tiny_config(methods=("tar2",), num_updates=2)
+    config.recurrent, config.rnn_size = "gru", 8
+    trainer = tt.make_trainer(config, SparseReward(Toy()))
+
+    @fast_jit
+    def run(key):
+        state = trainer.init(key)
+        out, metrics = jax.lax.scan(lambda s, _: trainer.step(s), state, None, 2)
+        return state, out, metrics
+
+    before, after, metrics = run(jax.random.key(1))
+    np.testing.assert_allclose(
+        metrics["redistributed_sum"], metrics["episode_return"], rtol=1e-5, atol=1e-5
+    )
+    assert np.all(np.isfinite(np.asarray(metrics["loss"])))
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), before.ppo.params,
+                         after.ppo.params)  # fmt: skip
+    assert max(jax.tree.leaves(moved)) > 0
+    # The GRU states (actor's and critic's) are carried: [slots, envs, agents, rnn_size].
+    for leaf in jax.tree.leaves(after.ppo.rollout.policy_state):
+        assert leaf.shape == (1, config.num_envs, A, 8)
 
 
 def _reference_returns(dense, done):
