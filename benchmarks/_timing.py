@@ -25,14 +25,16 @@ def timed(fn, arg, repeats: int) -> float:
     return statistics.median(times)
 
 
-def interleaved_steps_per_second(
+def interleaved_times(
     builders: list[Builder], num_envs: int, num_steps: int, repeats: int
-) -> list[float]:
-    """Median env steps per second of each ``builder(num_envs, num_steps) -> (init, run)``.
+) -> list[list[float]]:
+    """Seconds of every repetition (``[builder][repeat]``) of each
+    ``builder(num_envs, num_steps) -> (init, run)``.
 
     Every ``run`` is compiled and warmed up first, then the builders are timed in turns (one
-    call of each per repetition), so a drift in the machine's load hits all of them alike. Each
-    call is fed the previous call's carry, so nothing it computes can be dropped as unused.
+    call of each per repetition), so a drift in the machine's load hits all of them alike and
+    repetition ``r`` of two builders can be compared as a pair. Each call is fed the previous
+    call's carry, so nothing it computes can be dropped as unused.
     """
     runs = []
     for builder in builders:
@@ -47,4 +49,12 @@ def interleaved_steps_per_second(
             start = time.perf_counter()
             entry[1] = jax.block_until_ready(run(carry))
             times[i].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_steps_per_second(
+    builders: list[Builder], num_envs: int, num_steps: int, repeats: int
+) -> list[float]:
+    """Median env steps per second of each builder, timed as ``interleaved_times`` does."""
+    times = interleaved_times(builders, num_envs, num_steps, repeats)
     return [num_envs * num_steps / statistics.median(ts) for ts in times]

@@ -51,7 +51,7 @@ from jumanji.types import StepType, TimeStep
 from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
 from benchmarks._peers import lbf
-from benchmarks._timing import Builder, interleaved_steps_per_second
+from benchmarks._timing import Builder, interleaved_times
 from jaxml import envs
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 1024, "(a) parallel environments.")
@@ -181,14 +181,22 @@ def env_rows(jit: Callable = jax.jit) -> list[Row]:
 
 
 def env_table(num_envs: int, num_steps: int, repeats: int, jit: Callable = jax.jit) -> list[dict]:
-    """(a)'s rows: ``{name, steps_per_s, peer, ratio}`` (ratio: over the peer row's rate)."""
+    """(a)'s rows: ``{name, steps_per_s, peer, ratio, ratio_min, ratio_max}``: the median rate,
+    its ratio over the peer row's median rate, and the extremes of the per-repetition ratios
+    (repetition ``r`` of a row against repetition ``r`` of its peer, timed next to each other)."""
     rows = env_rows(jit)
-    rates = interleaved_steps_per_second([r.builder for r in rows], num_envs, num_steps, repeats)
-    by_name = dict(zip([r.name for r in rows], rates, strict=True))
+    times = interleaved_times([r.builder for r in rows], num_envs, num_steps, repeats)
+    by_name = dict(zip([r.name for r in rows], times, strict=True))
     out = []
-    for row, rate in zip(rows, rates, strict=True):
-        ratio = rate / by_name[row.peer] if row.peer else None
-        out.append({"name": row.name, "steps_per_s": rate, "peer": row.peer, "ratio": ratio})
+    for row, ts in zip(rows, times, strict=True):
+        rate = num_envs * num_steps / statistics.median(ts)
+        entry = {"name": row.name, "steps_per_s": rate, "peer": row.peer, "ratio": None}
+        if row.peer:
+            peer = by_name[row.peer]
+            paired = [p / t for p, t in zip(peer, ts, strict=True)]
+            entry.update(ratio=statistics.median(peer) / statistics.median(ts),
+                         ratio_min=min(paired), ratio_max=max(paired))  # fmt: skip
+        out.append(entry)
     return out
 
 
@@ -270,11 +278,13 @@ def main(argv):
     n, t, repeats = _NUM_ENVS.value, _NUM_STEPS.value, _REPEATS.value
     print(f"(a) {n} envs x {t} steps per scan, observation and reward consumed, median of "
           f"{repeats}; env steps per second")  # fmt: skip
-    print(f"{'name':52s} {'steps/s':>12s} {'ratio':>6s}  over")
+    print(f"{'name':52s} {'steps/s':>12s} {'ratio':>6s} {'min':>6s} {'max':>6s}  over")
     env = env_table(n, t, repeats)
     for row in env:
-        ratio = f"{row['ratio']:6.2f}" if row["ratio"] else " " * 6
-        print(f"{row['name']:52s} {row['steps_per_s']:12.4g} {ratio}  {row['peer']}")
+        ratios = " " * 20
+        if row["ratio"]:
+            ratios = f"{row['ratio']:6.2f} {row['ratio_min']:6.2f} {row['ratio_max']:6.2f}"
+        print(f"{row['name']:52s} {row['steps_per_s']:12.4g} {ratios}  {row['peer']}")
     train = None
     if _ROUNDS.value > 0:
         train = train_row(_POPULATION.value, _TRAIN_ENVS.value, _TRAIN_STEPS.value,

@@ -62,7 +62,7 @@ def test_rollout_checksum_adds_every_observation_and_reward(game):
 
 def test_env_table_rows_and_ratios():
     with jax.numpy_rank_promotion("allow"):  # jumanji's LevelBasedForaging broadcasts ranks.
-        rows = language_speed.env_table(num_envs=4, num_steps=3, repeats=1, jit=fast_jit)
+        rows = language_speed.env_table(num_envs=4, num_steps=3, repeats=3, jit=fast_jit)
     names = [row["name"] for row in rows]
     assert "ForagingScoreG-v0" in names and "ForagingTemporalG-v0" in names
     rates = {row["name"]: row["steps_per_s"] for row in rows}
@@ -71,6 +71,10 @@ def test_env_table_rows_and_ratios():
         if row["peer"]:
             assert row["peer"].startswith("LevelBasedForaging 5x5")
             assert row["ratio"] == pytest.approx(rates[row["name"]] / rates[row["peer"]])
+            # Every repetition's paired ratio bounds the ratio of the medians (p_r >= m t_r for
+            # every r gives median p >= m median t).
+            assert row["ratio_min"] <= row["ratio"] * (1 + 1e-9)
+            assert row["ratio"] <= row["ratio_max"] * (1 + 1e-9)
 
 
 def test_null_game_keeps_scoreg_specs():
