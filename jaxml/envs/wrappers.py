@@ -1,5 +1,5 @@
 """Environment wrappers that change an environment's interface (jumanji's own wrappers handle
-auto-reset and vmap).
+auto-reset and vmap; ``FirstStateAutoReset`` is brax's training auto-reset rule).
 
 ``AsMultiAgent`` gives a single-agent environment jaxml's multi-agent API (an agent axis of 1), so
 the multi-agent trainers (``jaxml.rl.mappo``) train it as PPO, recurrent policies included.
@@ -73,3 +73,7 @@ __all__ = ["AsMultiAgent"]
 from jaxml.envs._sparse import SparseReward, SparseRewardState  # noqa: E402
 
 __all__ += ["SparseReward", "SparseRewardState"]
+
+from jaxml.envs._first_state import FirstState, FirstStateAutoReset  # noqa: E402
+
+__all__ += ["FirstState", "FirstStateAutoReset"]

@@ -14,6 +14,7 @@ from jaxml.models.actor_critic import ActorCritic, make_actor_critic
 from jaxml.rl import normalization
 from jaxml.rl._evaluate import make_evaluate
 from jaxml.rl._gae import ADVANTAGES
+from jaxml.rl._rollout import AUTO_RESETS
 from jaxml.utils import checks
 
 Metrics = dict[str, jax.Array]
@@ -53,6 +54,10 @@ def base_config() -> ml_collections.ConfigDict:
             # Bootstrap a time-limit truncation from the value of the episode's final observation
             # (False: treat it as a termination, as PureJaxRL does).
             "bootstrap_truncated": True,
+            # When an episode ends: "fresh" (a new start drawn from the env's reset, jumanji's
+            # AutoResetWrapper) or "first_state" (the env's own first start again, the rule of
+            # brax's training wrapper; jaxml.envs.wrappers.FirstStateAutoReset).
+            "auto_reset": "fresh",
             "hidden": (64, 64),
             "activation": "tanh",
             "shared_torso": False,
@@ -160,6 +165,7 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
     in_range_field(config, "gamma", 0.0, 1.0)
     in_range_field(config, "gae_lambda", 0.0, 1.0)
     checks.choice(config.get("advantage", "gae"), "config.advantage", ADVANTAGES)
+    checks.choice(config.get("auto_reset", "fresh"), "config.auto_reset", AUTO_RESETS)
     checks.choice(
         config.get("normalizer_update", "step"),
         "config.normalizer_update",

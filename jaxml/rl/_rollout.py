@@ -27,7 +27,9 @@ from jumanji import specs
 from jumanji.env import Environment
 from jumanji.wrappers import AutoResetWrapper
 
+from jaxml.envs._first_state import FirstStateAutoReset
 from jaxml.rl import normalization
+from jaxml.utils import checks
 
 
 class Transition(NamedTuple):
@@ -78,12 +80,23 @@ class RolloutState(NamedTuple):
 PolicyFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
 
 
-def auto_reset(env: Environment) -> AutoResetWrapper:
-    """``env`` wrapped to reset itself and keep the final observation in ``extras["next_obs"]``."""
+AUTO_RESETS = ("fresh", "first_state")
+
+
+def auto_reset(env: Environment, mode: str = "fresh") -> AutoResetWrapper:
+    """``env`` wrapped to reset itself and keep the final observation in ``extras["next_obs"]``.
+
+    ``mode``: ``"fresh"`` (jumanji's ``AutoResetWrapper``: a new start every episode) or
+    ``"first_state"`` (``FirstStateAutoReset``: the environment's own first start again, brax's
+    training rule). An env that is already an ``AutoResetWrapper`` is kept as it is.
+    """
+    checks.choice(mode, "config.auto_reset", AUTO_RESETS)
     if isinstance(env, AutoResetWrapper):
         if not env.next_obs_in_extras:
             raise ValueError("env: an AutoResetWrapper needs next_obs_in_extras=True here")
         return env
+    if mode == "first_state":
+        return FirstStateAutoReset(env, next_obs_in_extras=True)
     return AutoResetWrapper(env, next_obs_in_extras=True)
 
 

@@ -212,7 +212,7 @@ def build_trainer(
     sizes: Sizes,
 ) -> OnPolicyTrainer:
     """``init`` and ``step`` around an algorithm's ``update_fn`` (where TRPO and NPG plug in)."""
-    env = auto_reset(env)
+    env = auto_reset(env, config.get("auto_reset", "fresh"))
     init = functools.partial(
         init_state,
         env=env,
