@@ -183,24 +183,32 @@ def _toy_batch(key, mask):
     config = tiny_config()
     policy = mappo.make_policy(config, Toy())
     obs = jax.vmap(lambda k: Toy().reset(k)[1].observation)(jax.random.split(key, mask.shape[0]))
-    k1, k2, k3, k4, k5 = jax.random.split(jax.random.fold_in(key, 1), 5)
+    k1, k2 = jax.random.split(jax.random.fold_in(key, 1))
     actor_in, critic_in, _ = mappo.agent_inputs(
         Toy().observation_spec.generate_value(), A, 0, centralised=False, agent_id=True
     )
     params = policy.model.init(k1, None, actor_in, critic_in)
+    done = jnp.zeros(mask.shape, bool)
+    return config, policy, params, _random_batch(k2, obs, mask, done)
+
+
+def _random_batch(key, obs, mask, done):
+    """A ``MaskedBatch`` with ``obs`` and random actions, log-probabilities, values, advantages
+    and targets for every ``[*mask.shape, A]`` entry."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
     shape = mask.shape + (A,)
     transitions = tt.Transition(
         obs=obs,
-        action=jax.random.randint(k2, shape, 0, N),
+        action=jax.random.randint(k1, shape, 0, N),
         reward=jnp.zeros(shape),
         discount=jnp.ones(shape),
-        done=jnp.zeros(mask.shape, bool),
-        log_prob=-jax.random.uniform(k3, shape, minval=0.5, maxval=1.5),
-        value=jax.random.normal(k4, shape),
+        done=done,
+        log_prob=-jax.random.uniform(k2, shape, minval=0.5, maxval=1.5),
+        value=jax.random.normal(k3, shape),
         next_obs=None,
     )
-    advantages, targets = jax.random.normal(k5, (2,) + shape)
-    return config, policy, params, tt.MaskedBatch(transitions, advantages, targets, mask)
+    advantages, targets = jax.random.normal(k4, (2,) + shape)
+    return tt.MaskedBatch(transitions, advantages, targets, mask)
 
 
 def test_masked_ppo_loss_with_a_full_mask_is_mappos_and_ignores_masked_entries():
@@ -239,26 +247,15 @@ def _toy_sequences(key, mask):
     flat_keys = jax.random.split(key, num_seqs * num_steps)
     obs = jax.vmap(lambda k: Toy().reset(k)[1].observation)(flat_keys)
     obs = jax.tree.map(lambda x: jnp.reshape(x, (num_seqs, num_steps) + x.shape[1:]), obs)
-    k1, k2, k3, k4, k5, k6 = jax.random.split(jax.random.fold_in(key, 1), 6)
+    k1, k2, k3 = jax.random.split(jax.random.fold_in(key, 1), 3)
     actor_in, critic_in, _ = mappo.agent_inputs(
         Toy().observation_spec.generate_value(), A, 0, centralised=False, agent_id=True
     )
     carry = initial_carry("gru", 8, (A,))
     params = policy.model.init(k1, carry, actor_in, critic_in)
-    initial_state = jax.tree.map(lambda x: jax.random.normal(k6, (num_seqs,) + x.shape), carry)
-    shape = mask.shape + (A,)
-    transitions = tt.Transition(
-        obs=obs,
-        action=jax.random.randint(k2, shape, 0, N),
-        reward=jnp.zeros(shape),
-        discount=jnp.ones(shape),
-        done=jnp.zeros(mask.shape, bool).at[:, 1].set(True),
-        log_prob=-jax.random.uniform(k3, shape, minval=0.5, maxval=1.5),
-        value=jax.random.normal(k4, shape),
-        next_obs=None,
-    )
-    advantages, targets = jax.random.normal(k5, (2,) + shape)
-    batch = tt.MaskedBatch(transitions, advantages, targets, mask)
+    initial_state = jax.tree.map(lambda x: jax.random.normal(k3, (num_seqs,) + x.shape), carry)
+    done = jnp.zeros(mask.shape, bool).at[:, 1].set(True)
+    batch = _random_batch(k2, obs, mask, done)
     return config, policy, params, mappo.SequenceBatch(batch, initial_state)
 
 
