@@ -38,6 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from jumanji import specs
 
+from jaxml.models._init import orthogonal
+
 # "silu" is brax's swish (x·sigmoid(x)).
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 # Kernel initialisations: "orthogonal" (PureJaxRL's gains: √2 hidden, 0.01 policy head, 1 value
@@ -130,11 +132,7 @@ def orthogonal_dense(
 ) -> nn.Dense:
     """``nn.Dense`` with orthogonal kernel init of ``gain`` and zero bias (PureJaxRL's init);
     ``kernel_init="lecun_uniform"`` ignores ``gain`` (brax's init)."""
-    init = (
-        nn.initializers.lecun_uniform()
-        if kernel_init == "lecun_uniform"
-        else nn.initializers.orthogonal(gain)
-    )
+    init = nn.initializers.lecun_uniform() if kernel_init == "lecun_uniform" else orthogonal(gain)
     return nn.Dense(
         features,
         kernel_init=init,

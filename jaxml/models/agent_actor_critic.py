@@ -49,6 +49,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxml.models._init import orthogonal
 from jaxml.models.actor_critic import (
     ACTIVATIONS,
     TanhGaussian,
@@ -75,8 +76,8 @@ MASKED_LOGIT = -1e9  # exp(MASKED_LOGIT - max) is exactly 0 in float32.
 
 def _cell(kind: str, size: int, name: str) -> nn.RNNCellBase:
     if kind == "gru":
-        return nn.GRUCell(size, name=name)
-    return nn.OptimizedLSTMCell(size, name=name)
+        return nn.GRUCell(size, recurrent_kernel_init=orthogonal(), name=name)
+    return nn.OptimizedLSTMCell(size, recurrent_kernel_init=orthogonal(), name=name)
 
 
 def initial_carry(cell: str, size: int, batch_shape: tuple[int, ...]) -> Any:
@@ -134,7 +135,7 @@ class _LoRATorso(nn.Module):
         for i, (width, rank) in enumerate(zip(self.hidden, self.ranks, strict=True)):
             layer = LoRADense(
                 width, rank, self.alpha, self.agent_bias,
-                kernel_init=nn.initializers.orthogonal(math.sqrt(2.0)),
+                kernel_init=orthogonal(math.sqrt(2.0)),
                 bias_init=nn.initializers.zeros, name=f"Dense_{i}",
             )  # fmt: skip
             x = act(layer(x))
@@ -163,7 +164,7 @@ def _actor_forward(spec: _ActorSpec, carry: Any, x: jax.Array):
         if spec.rank("head"):
             head = LoRADense(
                 width, lora.rank, lora.alpha, lora.bias,
-                kernel_init=nn.initializers.orthogonal(0.01),
+                kernel_init=orthogonal(0.01),
                 bias_init=nn.initializers.zeros, name=f"policy_head_{i}",
             )  # fmt: skip
         else:

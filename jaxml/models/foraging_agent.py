@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 from jumanji import wrappers
 
+from jaxml.models._init import orthogonal
 from jaxml.models.actor_critic import orthogonal_dense
 from jaxml.models.stacked import agent_vmap, from_agent_major, to_agent_major
 from jaxml.utils import checks
@@ -95,7 +96,9 @@ class ForagingAgent(nn.Module):
             orthogonal_dense(self.message_features, relu_gain, name="message")(embedded)
         )
         features = jnp.concatenate([view, position, heard], axis=-1)
-        carry, out = nn.OptimizedLSTMCell(self.rnn_size, name="lstm")(carry, features)
+        carry, out = nn.OptimizedLSTMCell(
+            self.rnn_size, recurrent_kernel_init=orthogonal(), name="lstm"
+        )(carry, features)
         action = orthogonal_dense(NUM_ACTIONS, 0.01, name="action_head")(out)
         message = orthogonal_dense(length * self.vocab_size, 0.01, name="message_head")(out)
         message = jnp.reshape(message, message.shape[:-1] + (length, self.vocab_size))

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxml.models._init import orthogonal
 from jaxml.utils import checks
 from jaxml.utils.partition import path_names
 
@@ -201,7 +202,7 @@ class LoRAGRUCell(nn.Module):
             LoRADense,
             self.features,
             use_bias=False,
-            kernel_init=nn.initializers.orthogonal(),
+            kernel_init=orthogonal(),
             **adapter,
         )
         r = nn.sigmoid(dense_i(name="ir")(inputs) + dense_h(name="hr")(h))
@@ -271,9 +272,7 @@ class LoRALSTMCell(nn.Module):
         input_map = functools.partial(
             _LoRAMapParams, hidden, False, nn.initializers.lecun_normal(), **adapter
         )
-        hidden_map = functools.partial(
-            _LoRAMapParams, hidden, True, nn.initializers.orthogonal(), **adapter
-        )
+        hidden_map = functools.partial(_LoRAMapParams, hidden, True, orthogonal(), **adapter)
         maps_i = {gate: input_map(name=f"i{gate}")(inputs) for gate in "ifgo"}
         maps_h = {gate: hidden_map(name=f"h{gate}")(h) for gate in "ifgo"}
         dense_i, dense_h = _fused(inputs, maps_i, False), _fused(h, maps_h, True)
