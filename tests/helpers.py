@@ -20,6 +20,20 @@ fast_jit = functools.partial(
 )
 
 
+def assert_episode_sums(sparse_r, dense_r, last, *, atol: float) -> None:
+    """Per complete episode of every env (``last [T, B]`` marks the ends), the sparse reward
+    released at its last step equals the dense rewards summed over it (``[T, B, ...]``)."""
+    import numpy as np
+
+    for b in range(last.shape[1]):
+        start = 0
+        for end in np.flatnonzero(last[:, b]):
+            np.testing.assert_allclose(
+                sparse_r[end, b], dense_r[start : end + 1, b].sum(0), rtol=1e-5, atol=atol
+            )
+            start = end + 1
+
+
 def launch(args: list[str], *, devices: int | None = None, **popen_kwargs):
     """Starts ``python <args>`` from the repo root; ``devices`` fakes that many CPU devices."""
     env = dict(os.environ)

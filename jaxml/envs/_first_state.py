@@ -14,7 +14,6 @@ from typing import Any
 
 import chex
 import jax
-from jumanji.env import Environment
 from jumanji.types import TimeStep
 from jumanji.wrappers import AutoResetWrapper
 
@@ -39,9 +38,6 @@ class FirstStateAutoReset(AutoResetWrapper):
     ``timestep.extras["next_obs"]`` as jumanji's wrapper does. Not vmapped: vmap it (each
     environment keeps its own first state).
     """
-
-    def __init__(self, env: Environment, next_obs_in_extras: bool = False):
-        super().__init__(env, next_obs_in_extras=next_obs_in_extras)
 
     def __repr__(self) -> str:
         return f"FirstStateAutoReset({self._env!r})"

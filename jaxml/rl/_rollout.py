@@ -90,7 +90,7 @@ def auto_reset(env: Environment, mode: str = "fresh") -> AutoResetWrapper:
     ``"first_state"`` (``FirstStateAutoReset``: the environment's own first start again, brax's
     training rule). An env that is already an ``AutoResetWrapper`` is kept as it is.
     """
-    checks.choice(mode, "config.auto_reset", AUTO_RESETS)
+    checks.choice(mode, "mode", AUTO_RESETS)
     if isinstance(env, AutoResetWrapper):
         if not env.next_obs_in_extras:
             raise ValueError("env: an AutoResetWrapper needs next_obs_in_extras=True here")

@@ -162,8 +162,7 @@ def masked_ppo_terms(
 
 def masked_objective(params: Any, minibatch: MaskedBatch, *, policy, config):
     """Feed-forward PPO loss on a flat minibatch ``[N, A, ...]`` with its mask ``[N]``."""
-    _, logits, value = policy.apply(params, minibatch.transitions.obs, None, 1)
-    return masked_ppo_terms(logits, value, minibatch, policy=policy, config=config)
+    return mappo.objective(params, minibatch, policy=policy, config=config, terms=masked_ppo_terms)
 
 
 def masked_sequence_objective(params: Any, minibatch: mappo.SequenceBatch, *, policy, config):
@@ -176,10 +175,9 @@ def masked_sequence_objective(params: Any, minibatch: mappo.SequenceBatch, *, po
     since the recurrence runs through it, but adds nothing to the loss and, being later in
     time, cannot change the prefix's outputs.
     """
-    batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), minibatch.batch)  # [T, Bm, ...]
-    t = batch.transitions
-    logits, value, _ = mappo.unroll(policy, params, t.obs, t.done, minibatch.initial_state)
-    return masked_ppo_terms(logits, value, batch, policy=policy, config=config)
+    return mappo.sequence_objective(
+        params, minibatch, policy=policy, config=config, terms=masked_ppo_terms
+    )
 
 
 def aligned_reset(env: Environment, rollout_state: RolloutState, key: jax.Array) -> RolloutState:

@@ -512,20 +512,25 @@ def ppo_terms(
     )
 
 
-def objective(params: Any, minibatch: Batch, *, policy: Policy, config) -> tuple[Any, Metrics]:
-    """Feed-forward: PPO's loss on a flat minibatch ``[N, A, ...]`` (for ``sgd_update``)."""
+def objective(
+    params: Any, minibatch: Batch, *, policy: Policy, config, terms: Any = None
+) -> tuple[Any, Metrics]:
+    """Feed-forward: PPO's loss on a flat minibatch ``[N, A, ...]`` (for ``sgd_update``);
+    ``terms(logits, value, batch, *, policy, config)`` computes it from the network's outputs
+    (default ``ppo_terms``)."""
     _, logits, value = policy.apply(params, minibatch.transitions.obs, None, 1)
-    return ppo_terms(logits, value, minibatch, policy=policy, config=config)
+    return (terms or ppo_terms)(logits, value, minibatch, policy=policy, config=config)
 
 
 def sequence_objective(
-    params: Any, minibatch: SequenceBatch, *, policy: Policy, config
+    params: Any, minibatch: SequenceBatch, *, policy: Policy, config, terms: Any = None
 ) -> tuple[Any, Metrics]:
-    """Recurrent: PPO's loss on whole sequences of a minibatch of environments ``[Bm, T]``."""
+    """Recurrent: PPO's loss on whole sequences of a minibatch of environments ``[Bm, T]``
+    (``terms`` as in ``objective``)."""
     batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), minibatch.batch)  # [T, Bm, ...]
     t = batch.transitions
     logits, value, _ = unroll(policy, params, t.obs, t.done, minibatch.initial_state)
-    return ppo_terms(logits, value, batch, policy=policy, config=config)
+    return (terms or ppo_terms)(logits, value, batch, policy=policy, config=config)
 
 
 def sequence_sgd_update(

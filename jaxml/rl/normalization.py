@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxml.utils import checks
+
 EPSILON = 1e-8  # Added to the variance before the square root.
 INITIAL_COUNT = 1e-4  # Prior weight of the initial moments (mean 0, variance 1), as SB3's.
 CLIP = 10.0  # |standardised observation| and |scaled reward| bound (SB3's default).
@@ -117,8 +119,7 @@ def init(
     """Fresh statistics for observations ``obs [B, ...]`` and rewards of ``reward_shape``
     (``[B]`` or ``[B, A]``); None when neither is normalised. ``obs_update``: ``"step"`` (the
     moments take in each step's observations) or ``"rollout"`` (once per rollout, ``commit``)."""
-    if obs_update not in OBS_UPDATES:
-        raise ValueError(f"obs_update: got {obs_update!r}; accepted: {', '.join(OBS_UPDATES)}")
+    checks.choice(obs_update, "obs_update", OBS_UPDATES)
     if not (observations or rewards):
         return None
     obs_moments = pending = None

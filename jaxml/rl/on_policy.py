@@ -25,9 +25,9 @@ an ``OnPolicyTrainer``.
 Config fields read (``base_config`` has them all): ``num_envs``, ``num_steps``,
 ``total_timesteps``, ``update_epochs``, ``num_minibatches``, ``learning_rate``, ``anneal_lr``,
 ``optimizer`` (``adam`` | ``rmsprop``), ``max_grad_norm``, ``gamma``, ``gae_lambda``,
-``bootstrap_truncated``, ``auto_reset`` (``fresh`` | ``first_state``), ``hidden``, ``activation``,
-``shared_torso``, ``log_std_init``,
-``action_squash``, ``normalize_observations``, ``normalize_rewards``.
+``bootstrap_truncated``, ``auto_reset`` (``fresh`` | ``first_state``), ``hidden``,
+``activation``, ``shared_torso``, ``log_std_init``, ``action_squash``,
+``normalize_observations``, ``normalize_rewards``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from jumanji.wrappers import AutoResetWrapper, VmapWrapper
 
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward, SparseRewardState
-from tests.helpers import fast_jit
+from tests.helpers import assert_episode_sums, fast_jit
 
 
 @chex.dataclass
@@ -125,18 +125,8 @@ def check_sparse(env, steps: int, batch: int, min_episodes: int):
     # Zero before the end; the episode's dense sum at the end (the numpy reference).
     assert np.all(sparse_r[~last] == 0)
     np.testing.assert_allclose(sparse_r, reference_sparse(dense_r, last), rtol=1e-5, atol=1e-5)
-    # Per complete episode: Σ sparse == Σ dense.
-    for b in range(batch):
-        ends = np.flatnonzero(last[:, b])
-        start = 0
-        for end in ends:
-            np.testing.assert_allclose(
-                sparse_r[start : end + 1, b].sum(0),
-                dense_r[start : end + 1, b].sum(0),
-                rtol=1e-5,
-                atol=1e-5,
-            )
-            start = end + 1
+    # Per complete episode: Σ sparse (0 before the end, above) == Σ dense.
+    assert_episode_sums(sparse_r, dense_r, last, atol=1e-5)
     return dense_r, last
 
 

@@ -19,6 +19,7 @@ from experiments.tar2 import main as tar2_main
 from experiments.tar2.config import get_config
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward
+from tests.helpers import assert_episode_sums
 
 STEPS, BATCH = 60, 16
 LOAD = 5  # LBF's load action.
@@ -87,13 +88,8 @@ def test_sparse_lbf_releases_the_dense_episode_sum():
     assert last.sum() >= BATCH  # Every env finished at least one episode (auto-reset ran).
     assert np.all(sparse_r[~last] == 0)
     np.testing.assert_array_equal(np.asarray(s.extras["dense_reward"]), dense_r)
-    for b in range(BATCH):  # The numpy reference: per complete episode, Σ sparse == Σ dense.
-        start = 0
-        for end in np.flatnonzero(last[:, b]):
-            np.testing.assert_allclose(
-                sparse_r[end, b], dense_r[start : end + 1, b].sum(0), rtol=1e-5, atol=1e-6
-            )
-            start = end + 1
+    # The numpy reference: per complete episode, Σ sparse == Σ dense.
+    assert_episode_sums(sparse_r, dense_r, last, atol=1e-6)
 
 
 def test_the_launcher_builds_the_lbf_trainer():

@@ -19,6 +19,7 @@ from experiments.tar2 import main as tar2_main
 from experiments.tar2.config import get_config
 from jaxml import envs
 from jaxml.envs.wrappers import SparseReward
+from tests.helpers import assert_episode_sums
 
 EPISODE, STEPS, BATCH = 7, 16, 3  # Two whole episodes and part of a third per env.
 
@@ -56,13 +57,7 @@ def test_sparse_mabrax_releases_the_dense_episode_sum():
     np.testing.assert_array_equal(
         np.asarray(s.observation.agents_view), np.asarray(d.observation.agents_view)
     )
-    for b in range(BATCH):  # Per complete episode, Σ sparse == Σ dense.
-        start = 0
-        for end in np.flatnonzero(last[:, b]):
-            np.testing.assert_allclose(
-                sparse_r[end, b], dense_r[start : end + 1, b].sum(0), rtol=1e-5, atol=1e-5
-            )
-            start = end + 1
+    assert_episode_sums(sparse_r, dense_r, last, atol=1e-5)  # Σ sparse == Σ dense per episode.
 
 
 def test_the_launcher_builds_the_mabrax_trainer():
