@@ -801,7 +801,7 @@ def make_trainer(
                 "when config.lora.train_backbone is False: the frozen backbone comes from a "
                 "phase-1 shared-parameter run"
             )
-    env = auto_reset(env)
+    env = auto_reset(env, config.get("auto_reset", "fresh"))
     loss = sequence_objective if recurrent else objective
     update_fn = functools.partial(
         sequence_sgd_update if recurrent else flat_sgd_update,

@@ -505,7 +505,7 @@ def make_trainer(
     if model is not None:
         policy = policy._replace(model=model)
     optimizer = per_member(on_policy.make_optimizer(pconfig, sizes))
-    env = auto_reset(env)
+    env = auto_reset(env, pconfig.get("auto_reset", "fresh"))
     step_fn = functools.partial(
         pair_step, env=env, policy=policy, config=pconfig, optimizer=optimizer, sizes=sizes,
         extras_fn=mappo.outcome_fn(env),

@@ -11,8 +11,8 @@ from jumanji.env import Environment
 from jumanji.types import StepType, TimeStep
 from jumanji.wrappers import AutoResetWrapper
 
-from jaxml.envs.wrappers import FirstStateAutoReset
-from jaxml.rl import auto_reset, ppo
+from jaxml.envs.wrappers import AsMultiAgent, FirstStateAutoReset
+from jaxml.rl import auto_reset, mappo, ppo
 from tests.helpers import fast_jit
 
 EPISODE = 3
@@ -108,3 +108,8 @@ def test_the_trainers_auto_reset_field_picks_the_wrapper_and_names_itself_when_w
     config.auto_reset = "brax"
     with pytest.raises(ValueError, match="config.auto_reset"):
         ppo.make_trainer(config, Drift())
+    # The multi-agent trainers read the same field.
+    config = mappo.default_config("ippo")
+    config.update(num_envs=2, num_steps=4, total_timesteps=16, num_minibatches=1)
+    config.auto_reset = "first_state"
+    assert isinstance(mappo.make_trainer(config, AsMultiAgent(Drift())).env, FirstStateAutoReset)
