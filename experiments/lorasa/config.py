@@ -53,8 +53,9 @@ RUNS = {
 
 def run_config(run: Run, total_timesteps) -> ml_collections.ConfigDict:
     """IPPO at ``experiments.marl``'s SMAX settings (64 envs x 64 steps, 4 x 4 minibatches, lr
-    5e-4, ReLU 64-64, entropy 0.01) in the run's parameter mode; LoRASA at the authors' r = α = 8
-    on every actor layer, backbone frozen in phase 2, the critic trained throughout."""
+    5e-4 annealed linearly to 0, ReLU 64-64, entropy 0.01) in the run's parameter mode; LoRASA at
+    the authors' r = α = 8 on every actor layer, backbone frozen in phase 2, the critic trained
+    throughout, and its two phases on one learning-rate decay over the whole budget."""
     config = mappo.default_config("ippo")
     config.update(num_envs=64, num_steps=64, total_timesteps=total_timesteps)
     config.eval_max_steps = 128  # SMAX's limit: 100 steps.
@@ -74,12 +75,10 @@ def mabrax_run_config(run: Run, total_timesteps, episode_length) -> ml_collectio
     3e-4, entropy 0, clip 0.2, 3 epochs, GAE λ 0.95; its 4 000 steps per update as 40 envs x 100
     steps), tanh 64-64, observations standardised, in the run's parameter mode.
 
-    The learning rate is constant (``anneal_lr=False``) in every mode: LoRASA's phases are two
-    trainers, each of which would anneal its own rate to 0 over its own budget, so with annealing
-    its adapters restart at the full 3e-4 half-way while PS / NPS are at 1.5e-4 there. A constant
-    rate gives every mode the same rate at every update, needs no schedule carried across the
-    switch, and is the default of the MAPPO ``onpolicy`` codebase the paper builds on (its
-    ``use_linear_lr_decay`` is off unless passed; our notes do not say whether its scripts do)."""
+    The learning rate is constant (``anneal_lr=False``) in every mode, the default of the MAPPO
+    ``onpolicy`` codebase the paper builds on (its ``use_linear_lr_decay`` is off unless passed;
+    our notes do not say whether its scripts pass it). (With annealing, as on SMAX, LoRASA's two
+    phases follow one decay: ``mappo.phase_configs``.)"""
     config = run_config(run, total_timesteps)
     config.update(
         num_envs=40,

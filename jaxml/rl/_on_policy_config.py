@@ -42,6 +42,10 @@ def base_config() -> ml_collections.ConfigDict:
             "num_minibatches": 4,  # Minibatches per pass; must divide num_envs * num_steps.
             "learning_rate": 2.5e-4,
             "anneal_lr": True,  # Linear decay to 0 over the run, stepped once per update.
+            # (first, total): this run's updates are updates first, first + 1, ... of one linear
+            # decay over total updates (LoRASA's phase 2 continues phase 1's schedule); None:
+            # (0, num_updates), the run's own.
+            "anneal_span": None,
             "optimizer": "adam",  # One of OPTIMIZERS (see make_optimizer).
             # Keyword hyper-parameters of a jaxml.optim optimizer (e.g. {"damping": 1e-3}).
             "optimizer_kwargs": {},
@@ -178,9 +182,34 @@ def derive_sizes(config: ml_collections.ConfigDict) -> Sizes:
     if config.max_grad_norm is not None and not config.max_grad_norm > 0:
         raise ValueError(f"config.max_grad_norm: expected > 0 or None, got {config.max_grad_norm}")
     checks.choice(config.optimizer, "config.optimizer", OPTIMIZERS)
-    return Sizes(
+    sizes = Sizes(
         num_envs, num_steps, total // batch, batch, batch // minibatches, minibatches, epochs
     )
+    anneal_span(config, sizes)
+    return sizes
+
+
+def anneal_span(config: ml_collections.ConfigDict, sizes: Sizes) -> tuple[int, int]:
+    """``(first, total)`` of ``config.anneal_span``: the run anneals over updates ``first`` to
+    ``first + num_updates`` of a decay over ``total`` (default ``(0, num_updates)``).
+
+    Raises:
+      ValueError: naming ``config.anneal_span`` when the run's updates do not fit in it.
+    """
+    span = config.get("anneal_span")
+    if span is None:
+        return 0, sizes.num_updates
+    ok = (
+        isinstance(span, (tuple, list))
+        and len(span) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in span)
+        and 0 <= span[0]
+        and span[0] + sizes.num_updates <= span[1]
+    )
+    checks.expect(ok, "config.anneal_span",
+                  f"None or (first, total) ints with 0 <= first and first + num_updates "
+                  f"({sizes.num_updates}) <= total", span)  # fmt: skip
+    return int(span[0]), int(span[1])
 
 
 def make_model(config: ml_collections.ConfigDict, env: Environment) -> ActorCritic:
@@ -215,7 +244,8 @@ def make_optimizer(
 ) -> optax.GradientTransformation:
     """Gradient clipping, then ``config.optimizer``, with PureJaxRL's stepped linear annealing.
 
-    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k``. ``adam``
+    The annealed learning rate is ``lr · (1 − k / num_updates)`` during update ``k`` (with
+    ``config.anneal_span = (first, total)``: ``lr · (1 − (first + k) / total)``). ``adam``
     (eps 1e-5) and ``rmsprop`` (decay 0.99, eps 1e-5) are PureJaxRL's, and
     ``config.optimizer_kwargs`` overrides their keywords (``{"eps": 1e-8}``: optax's and brax's
     Adam); any other name is
@@ -232,10 +262,11 @@ def make_optimizer(
         checks.choice(config.optimizer, "config.optimizer", LAYERWISE_FREE)
     learning_rate = config.learning_rate
     if config.anneal_lr:
-        steps, num_updates = sizes.grad_steps_per_update, sizes.num_updates
+        steps = sizes.grad_steps_per_update
+        first, num_updates = anneal_span(config, sizes)
 
         def learning_rate(count):
-            return config.learning_rate * (1.0 - (count // steps) / num_updates)
+            return config.learning_rate * (1.0 - (first + count // steps) / num_updates)
 
     kwargs = dict(config.get("optimizer_kwargs", {}))
     if config.optimizer == "adam":

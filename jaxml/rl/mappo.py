@@ -856,7 +856,9 @@ def phase_configs(
     config: ml_collections.ConfigDict,
 ) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
     """LoRASA's two phases of ``config``: PS for ``lora.phase1_timesteps`` environment steps,
-    then the adapters for the rest of ``total_timesteps`` (each phase anneals its own rate).
+    then the adapters for the rest of ``total_timesteps``. With ``anneal_lr`` both follow one
+    linear decay over the two phases' updates (``anneal_span``), so the adapters start at the
+    rate the PS run had reached, as a single-phase run's would be at that update.
 
     Raises:
       ValueError: naming ``config.lora.phase1_timesteps`` when it leaves no room for a phase.
@@ -869,6 +871,9 @@ def phase_configs(
     phase1.update(parameter_sharing="shared", total_timesteps=first)
     phase2 = config.copy_and_resolve_references()
     phase2.update(parameter_sharing="lora", total_timesteps=total - first)
+    updates1 = on_policy.derive_sizes(phase1).num_updates
+    updates = updates1 + on_policy.derive_sizes(phase2).num_updates
+    phase1.anneal_span, phase2.anneal_span = (0, updates), (updates1, updates)
     return phase1, phase2
 
 

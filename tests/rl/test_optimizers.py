@@ -59,3 +59,36 @@ def test_adam_takes_its_keywords_from_optimizer_kwargs(kwargs):
     got, _ = tx.update(grads, tx.init(params), params)
     want, _ = reference.update(grads, reference.init(params), params)
     np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
+
+
+def learning_rates(config, num_grad_steps):
+    """The rate of each gradient step: SGD's update of a unit gradient is −lr."""
+    tx = on_policy.make_optimizer(config, on_policy.derive_sizes(config))
+    params = {"w": np.zeros((), np.float32)}
+    state, rates = tx.init(params), []
+    for _ in range(num_grad_steps):
+        update, state = tx.update({"w": np.ones((), np.float32)}, state, params)
+        rates.append(-float(update["w"]))
+    return np.array(rates)
+
+
+def test_anneal_span_places_the_run_inside_a_longer_decay():
+    config = tiny("sgd")
+    config.max_grad_norm = None
+    sizes = on_policy.derive_sizes(config)  # 3 updates of 2 gradient steps.
+    k = np.arange(6) // sizes.grad_steps_per_update
+    np.testing.assert_allclose(
+        learning_rates(config, 6), config.learning_rate * (1 - k / 3), rtol=1e-6
+    )
+    config.anneal_span = (2, 7)
+    np.testing.assert_allclose(
+        learning_rates(config, 6), config.learning_rate * (1 - (2 + k) / 7), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("span", [(5, 7), (-1, 4), (0, 2), (0.0, 3), 3])
+def test_anneal_span_that_does_not_hold_the_run_is_refused(span):
+    config = tiny("adam")
+    config.anneal_span = span  # The run has 3 updates.
+    with pytest.raises(ValueError, match="config.anneal_span"):
+        on_policy.derive_sizes(config)

@@ -15,6 +15,7 @@ from jaxml.rl import evaluate, mappo, on_policy
 from jaxml.utils.checkpoint import Checkpointer
 from jaxml.utils.partition import path_names
 from tests.rl.test_mappo import A, ToyMultiAgent, tiny_config, toy_obs
+from tests.rl.test_optimizers import learning_rates
 
 
 def config_for(mode, recurrent="none", **lora_fields):
@@ -119,6 +120,24 @@ def test_independent_agents_from_shared_weights_act_like_ps_at_the_first_step():
     params = jax.jit(mappo.make_trainer(config, env).init)(key).params["params"]["actor"]
     for leaf in jax.tree.leaves(params):
         np.testing.assert_array_equal(leaf, jnp.broadcast_to(leaf[0], leaf.shape))
+
+
+def test_two_phases_follow_one_learning_rate_decay():
+    """With anneal_lr, phase 1's rates then phase 2's are the one-phase run's rates."""
+    config = config_for("lora", phase1_timesteps=4 * 8 * 3)
+    config.update(total_timesteps=4 * 8 * 7, anneal_lr=True, max_grad_norm=None)
+    steps = on_policy.derive_sizes(config).grad_steps_per_update
+
+    def rates(phase, updates):  # Relative to the base rate.
+        return learning_rates(phase, updates * steps) / phase.learning_rate
+
+    config.optimizer = "sgd"
+    phase1, phase2 = mappo.phase_configs(config)
+    assert (phase1.anneal_span, phase2.anneal_span) == ((0, 7), (3, 7))
+    np.testing.assert_allclose(
+        np.concatenate([rates(phase1, 3), rates(phase2, 4)]), rates(config, 7), rtol=1e-6
+    )
+    np.testing.assert_allclose(rates(phase2, 1), [1 - 3 / 7], rtol=1e-6)
 
 
 @pytest.mark.slow
