@@ -16,6 +16,7 @@ second of all seeds together (``experiments.rl_common``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -44,12 +45,28 @@ def trainer_config(config: ml_collections.ConfigDict, name: str) -> ml_collectio
     return out
 
 
+def with_backbone_evaluation(trainer):
+    """A LoRASA trainer whose ``evaluate`` also evaluates its shared backbone alone, adapters
+    zeroed (``lora.without_adapters``), on the same episodes' keys: ``backbone_eval_*``. The
+    difference is what the adapters changed in the evaluated (greedy) policy."""
+    if trainer.evaluate is None:
+        return trainer
+    evaluate = trainer.evaluate
+
+    def both(state):
+        backbone = evaluate(state._replace(params=lora.without_adapters(state.params)))
+        return {**evaluate(state), **{f"backbone_{k}": v for k, v in backbone.items()}}
+
+    return dataclasses.replace(trainer, evaluate=both)
+
+
 def build_trainer(run_config: ml_collections.ConfigDict, env, field: str):
-    """The trainer of ``run_config`` on ``env``: LoRASA's two-phase trainer or ``mappo``'s; a
-    config the trainer refuses is a ``ConfigError`` naming the flag ``field``."""
+    """The trainer of ``run_config`` on ``env``: LoRASA's two-phase trainer (with the backbone's
+    own evaluation) or ``mappo``'s; a config the trainer refuses is a ``ConfigError`` naming the
+    flag ``field``."""
     try:
         if run_config.parameter_sharing == "lora":
-            return mappo.make_two_phase_trainer(run_config, env)
+            return with_backbone_evaluation(mappo.make_two_phase_trainer(run_config, env))
         return mappo.make_trainer(run_config, env)
     except ValueError as error:
         raise ConfigError(f"{field}: {error}") from error
@@ -95,7 +112,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, resume:
             workdir / "runs" / name,
             resume,
             description=name,
-            metrics=("win_rate", "episode_return", "eval_return", "eval_won"),
+            metrics=("win_rate", "episode_return", "eval_return", "eval_won", "backbone_eval_won"),
         )
         # A LoRASA run's steps are phase 2's: its curve starts after the PS phase's updates.
         offset = 0
@@ -168,8 +185,9 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         "env steps/s warm, all seeds together (LoRASA: the adapter phase).",
         "",
         "| run | params (actor / critic) | adapters | evaluated win rate | evaluated return | "
-        "training win rate (last chunk) | env steps/s | job seconds (incl. compile) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "backbone alone (adapters zeroed): win rate | training win rate (last chunk) | "
+        "env steps/s | job seconds (incl. compile) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def cell(metric):
@@ -183,8 +201,8 @@ def write_summary(config, records: list[dict], workdir: Path) -> None:
         lines.append(
             f"| {RUNS[r['run']].label} | {p['total']:,} ({p['actor']:,} / {p['critic']:,}) | "
             f"{p['adapters']:,} | {cell(r.get('eval_won'))} | {cell(r.get('eval_return'))} | "
-            f"{cell(r['win_rate'])} | {'—' if speed is None else f'{speed:,.0f}'} | "
-            f"{r['job_seconds']:.0f} |"
+            f"{cell(r.get('backbone_eval_won'))} | {cell(r['win_rate'])} | "
+            f"{'—' if speed is None else f'{speed:,.0f}'} | {r['job_seconds']:.0f} |"
         )
     lines += ["", f"![win rates]({FIGURE})", ""]
     (workdir / "summary.md").write_text("\n".join(lines))

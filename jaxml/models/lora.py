@@ -328,6 +328,14 @@ def merge(tree: Any, alpha: float, num_agents: int) -> Any:
     return jnp.broadcast_to(tree, (num_agents,) + jnp.shape(tree))
 
 
+def without_adapters(params: Any) -> Any:
+    """``params`` with every adapter leaf zeroed: ΔW_i = 0 and b_i = 0, so the network computes
+    its shared backbone alone (what LoRASA's adapters add is the difference from this)."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, x: jnp.zeros_like(x) if is_adapter(path_names(path)) else x, params
+    )
+
+
 def num_adapter_params(params: Any) -> int:
     """Adapter parameters in a tree (every agent's)."""
     sizes = jax.tree_util.tree_map_with_path(
@@ -350,4 +358,5 @@ __all__ = [
     "merge",
     "merge_layer",
     "num_adapter_params",
+    "without_adapters",
 ]

@@ -3,6 +3,8 @@ bad run or LoRA field is a one-line ConfigError naming the flag (the run itself 
 smoke test); every MABrax mode gets the same constant learning rate, in both of LoRASA's
 phases."""
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +15,7 @@ from experiments.lorasa import main
 from jaxml.rl import mappo
 from jaxml.utils.cli import build_config
 from jaxml.utils.config import ConfigError
+from jaxml.utils.trainer import Trainer
 
 
 def test_switch_point_is_the_runs_share_of_its_budget():
@@ -101,3 +104,29 @@ def test_every_mabrax_mode_gets_the_same_constant_learning_rate_in_every_phase()
             np.testing.assert_allclose(sizes[0], lr, rtol=1e-2)
             steps += trainer.sizes.num_updates
         assert steps == 8, name  # 32 000 steps of 4 000 per update, LoRASA's 4 + 4.
+
+
+def test_backbone_evaluation_is_the_evaluation_with_the_adapters_zeroed():
+    class State(NamedTuple):
+        params: dict
+
+    def evaluate(state):  # Sensitive to every leaf, adapters included.
+        leaves = jax.tree_util.tree_flatten_with_path(state.params)[0]
+        return {"eval_return": sum((i + 1.0) * jnp.sum(x) for i, (_, x) in enumerate(leaves))}
+
+    trainer = Trainer(init=lambda key: None, step=lambda s: (s, {}), num_steps=1, evaluate=evaluate)
+
+    def tree(adapter):
+        return {
+            "Dense_0": {"kernel": jnp.ones((2, 2)), "lora_a": adapter((3, 1, 2)),
+                        "lora_b": adapter((3, 2, 1))},
+            "head": {"lora_w": adapter((3, 2, 2))},
+        }  # fmt: skip
+
+    params = tree(jnp.ones)
+    out = main.with_backbone_evaluation(trainer).evaluate(State(params))
+    assert set(out) == {"eval_return", "backbone_eval_return"}
+    assert float(out["eval_return"]) == float(evaluate(State(params))["eval_return"])
+    zeroed = evaluate(State(tree(jnp.zeros)))["eval_return"]
+    assert float(out["backbone_eval_return"]) == float(zeroed)
+    assert float(out["backbone_eval_return"]) < float(out["eval_return"])

@@ -134,6 +134,10 @@ def test_merged_weights_give_the_adapted_network_and_zero_adapters_the_backbone(
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
     logits = np.asarray(out[1][0])
     assert not np.allclose(logits[:, 0], logits[:, 1], atol=1e-4)  # Agents now differ.
+    # Trained adapters zeroed again (without_adapters): the backbone once more, bitwise.
+    out_zeroed = adapted.apply(lora.without_adapters(p_lora), carry, a, c)
+    for x, y in zip(jax.tree.leaves(out_zeroed), jax.tree.leaves(out_shared), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_placements_choose_the_adapted_layers():
