@@ -100,7 +100,8 @@ def test_the_environment_steps_with_the_squashed_action():
 def test_policy_gradient_on_saturated_actions_is_the_analytic_one(saturated, algo):
     """d/dμ and d/d(raw std) of −mean(log π(a|s)·Â) at the old parameters, against float64
     formulas of the sampled u. Taken of the squashed actions (u read back as 7.25) the mean's
-    gradient was (7.25 − 12)/σ² ≈ −4e6 per sample instead of about ±1e3."""
+    gradient was (7.25 − 12)/σ² ≈ −4e6 per sample instead of about ±1e3 (measured: −7.7e7 and 4.0e7
+    for the mean's and the std's bias, against −2.7e3 and −1.1)."""
     trainer, _, _, params, batch = saturated
     flat = on_policy.flat_batch(batch)
     adv = flat.advantages
