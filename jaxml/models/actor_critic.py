@@ -17,7 +17,9 @@ Heads, chosen from an environment's ``action_spec`` by ``make_actor_critic``:
 - the same with ``squash="tanh"`` (a ``BoundedArray`` with finite bounds): a ``TanhGaussian``,
   the Gaussian pushed through ``low + (high − low)·(tanh(u) + 1)/2``, so every action lies
   inside the bounds and its log-probability carries the change of variables (as in SAC, Haarnoja
-  et al., arXiv 1801.01290, appendix C).
+  et al., arXiv 1801.01290, appendix C). ``TanhGaussian.raw()`` is the same policy over the
+  pre-squash actions (``RawTanhGaussian``), whose log-probabilities stay exact where tanh
+  saturates; the on-policy trainers' rollouts keep those (``jaxml.rl._collect.forward``).
 
 Parameters live under ``params["params"]["actor"]`` (hidden layers, policy head, log-std) and
 ``params["params"]["critic"]`` (hidden layers, value head), plus ``["torso"]`` when shared, so an
