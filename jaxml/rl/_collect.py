@@ -48,9 +48,10 @@ def forward(model: ActorCritic, params: Any, obs: Any, batch_ndim: int):
     A tanh-Gaussian head's policy is its ``RawTanhGaussian``, over the pre-squash actions ``u``:
     the rollout keeps ``u`` (the environment gets ``squash(u)``, ``env_action_fn``) and every
     trainer's log-probabilities, ratios and scores are taken of ``u``, as brax's PPO does. Taken
-    of the squashed action instead, they are wrong wherever ``tanh(u)`` rounds to ±1, by
-    thousands of nats once the std is small (``RawTanhGaussian``): that is what made TRPO and
-    NPG-rank1 diverge on brax swimmer and hopper (experiments/npg/README.md).
+    of the squashed action instead, they are wrong wherever ``tanh(u)`` rounds to ±1, by up to
+    4.6e7 nats measured once the std is small (``RawTanhGaussian``): what made TRPO diverge on
+    brax swimmer, and NPG-rank1 on hopper after its steps collapsed the std
+    (experiments/npg/README.md).
     """
     policy, value = model.apply(params, flatten_observation(obs, batch_ndim))
     if isinstance(policy, TanhGaussian):
