@@ -17,7 +17,9 @@ Heads, chosen from an environment's ``action_spec`` by ``make_actor_critic``:
 - the same with ``squash="tanh"`` (a ``BoundedArray`` with finite bounds): a ``TanhGaussian``,
   the Gaussian pushed through ``low + (high − low)·(tanh(u) + 1)/2``, so every action lies
   inside the bounds and its log-probability carries the change of variables (as in SAC, Haarnoja
-  et al., arXiv 1801.01290, appendix C).
+  et al., arXiv 1801.01290, appendix C). ``TanhGaussian.raw()`` is the same policy over the
+  pre-squash actions (``RawTanhGaussian``), whose log-probabilities stay exact where tanh
+  saturates; the on-policy trainers' rollouts keep those (``jaxml.rl._collect.forward``).
 
 Parameters live under ``params["params"]["actor"]`` (hidden layers, policy head, log-std) and
 ``params["params"]["critic"]`` (hidden layers, value head), plus ``["torso"]`` when shared, so an
@@ -118,6 +120,59 @@ class TanhGaussian(distrax.Transformed):
         if not isinstance(other_dist, TanhGaussian):
             raise ValueError(f"other_dist: expected a TanhGaussian, got {type(other_dist)}")
         return self.distribution.kl_divergence(other_dist.distribution, **kwargs)
+
+    def raw(self) -> RawTanhGaussian:
+        """The same policy over its pre-squash actions ``u`` (``RawTanhGaussian``)."""
+        tanh, base = self.bijector.bijector, self.distribution
+        return RawTanhGaussian(base.loc, base.scale_diag, tanh.low, tanh.high)
+
+
+class RawTanhGaussian(distrax.MultivariateNormalDiag):
+    """A ``TanhGaussian`` over its pre-squash actions ``u ~ N(μ, σ²)`` (event shape ``[d]``), the
+    environment's action being ``squash(u)``: how brax's PPO keeps actions in its rollouts (its
+    ``raw_action``, with ``NormalTanhDistribution.log_prob`` of it).
+
+    ``log_prob(u)`` is the log-density of the squashed action ``y = squash(u)`` under the
+    ``TanhGaussian``, ``log N(u; μ, σ²) − Σ_d log |dy_d/du_d|``, computed from ``u`` itself. The
+    ``TanhGaussian`` has to invert ``y``, which loses ``u`` once ``tanh(u)`` rounds to ±1
+    (``|u| > 9`` in float32; ``_TANH_EDGE`` clips it to 7.25): the log-probability of such a
+    sample is then off by ``(u − 7.25)(u + 7.25 − 2μ)/2σ²`` nats, thousands at a small σ, and so
+    are the ratios and scores trainers take from it. The Jacobian term does not depend on the
+    policy's parameters, so ratios, scores, Fisher products and KLs are those of the squashed
+    policy. ``entropy()`` is the squashed one (``TanhGaussian.entropy``), ``kl_divergence`` the
+    Gaussians' (as for ``TanhGaussian``), ``mode()``/``mean()`` the pre-squash μ.
+    """
+
+    def __init__(self, loc: jax.Array, scale_diag: jax.Array, low: jax.Array, high: jax.Array):
+        super().__init__(loc=loc, scale_diag=scale_diag)
+        self.tanh = ScaledTanh(low, high)
+
+    def squash(self, u: jax.Array) -> jax.Array:
+        """The environment's action ``low + (high − low)·(tanh(u) + 1)/2`` of ``u [..., d]``."""
+        return self.tanh.forward(u)
+
+    def squashed(self) -> TanhGaussian:
+        """The same policy over the squashed actions."""
+        return TanhGaussian(self.loc, self.scale_diag, self.tanh.low, self.tanh.high)
+
+    def log_prob(self, value: jax.Array) -> jax.Array:
+        log_det = jnp.sum(self.tanh.forward_log_det_jacobian(value), axis=-1)
+        return super().log_prob(value) - log_det
+
+    def sample_and_log_prob(self, *, seed, sample_shape=()):
+        u = self.sample(seed=seed, sample_shape=sample_shape)
+        return u, self.log_prob(u)
+
+    def entropy(self) -> jax.Array:
+        return self.squashed().entropy()
+
+    def pre_squash_entropy(self) -> jax.Array:
+        return super().entropy()
+
+    def kl_divergence(self, other_dist, **kwargs) -> jax.Array:
+        if not isinstance(other_dist, RawTanhGaussian):
+            raise ValueError(f"other_dist: expected a RawTanhGaussian, got {type(other_dist)}")
+        return super().kl_divergence(other_dist, **kwargs)
 
 
 def softplus_loc_scale(outputs: jax.Array, min_std: float) -> tuple[jax.Array, jax.Array]:

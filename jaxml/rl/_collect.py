@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 from jumanji.wrappers import AutoResetWrapper
 
-from jaxml.models.actor_critic import ActorCritic, flatten_observation
+from jaxml.models.actor_critic import ActorCritic, ScaledTanh, TanhGaussian, flatten_observation
 from jaxml.rl import losses
 from jaxml.rl._gae import gae_time_major
 from jaxml.rl._on_policy_config import Metrics
@@ -43,8 +43,35 @@ UpdateFn = Callable[[Any, Any, Batch, jax.Array], tuple[Any, Any, Metrics]]
 
 
 def forward(model: ActorCritic, params: Any, obs: Any, batch_ndim: int):
-    """``(policy, value)`` of observations with ``batch_ndim`` leading batch axes."""
-    return model.apply(params, flatten_observation(obs, batch_ndim))
+    """``(policy, value)`` of observations with ``batch_ndim`` leading batch axes.
+
+    A tanh-Gaussian head's policy is its ``RawTanhGaussian``, over the pre-squash actions ``u``:
+    the rollout keeps ``u`` (the environment gets ``squash(u)``, ``env_action_fn``) and every
+    trainer's log-probabilities, ratios and scores are taken of ``u``, as brax's PPO does. Taken
+    of the squashed action instead, they are wrong wherever ``tanh(u)`` rounds to ±1, by up to
+    4.6e7 nats measured once the std is small (``RawTanhGaussian``): what made TRPO diverge on
+    brax swimmer, and NPG-rank1 on hopper after its steps collapsed the std
+    (experiments/npg/README.md).
+    """
+    policy, value = model.apply(params, flatten_observation(obs, batch_ndim))
+    if isinstance(policy, TanhGaussian):
+        policy = policy.raw()
+    return policy, value
+
+
+def env_action_fn(model: ActorCritic) -> Callable[[jax.Array], jax.Array] | None:
+    """``rollout``'s ``action_fn`` for ``model``: the squash of a tanh-Gaussian head's kept
+    pre-squash actions into the bounds (``forward``); None for the other heads."""
+    if getattr(model, "action_kind", None) != "tanh_gaussian":
+        return None
+    low = jnp.asarray(model.action_low, jnp.float32)
+    high = jnp.asarray(model.action_high, jnp.float32)
+
+    def squash(u):  # u [B, d]; the bounds broadcast explicitly (no rank promotion).
+        bounds = jnp.broadcast_to(low, u.shape), jnp.broadcast_to(high, u.shape)
+        return ScaledTanh(*bounds).forward(u)
+
+    return squash
 
 
 def minibatch_outputs(model: ActorCritic, params: Any, minibatch: Batch, normalize: bool):
@@ -58,7 +85,8 @@ def minibatch_outputs(model: ActorCritic, params: Any, minibatch: Batch, normali
 
 
 def act(params: Any, obs: Any, key: jax.Array, *, model: ActorCritic):
-    """The rollout policy: ``(action [B, ...], log_prob [B], value [B])`` for ``obs [B, ...]``."""
+    """The rollout policy: ``(action [B, ...], log_prob [B], value [B])`` for ``obs [B, ...]``
+    (a tanh-Gaussian head's action is pre-squash, ``forward``)."""
     policy, value = forward(model, params, obs, 1)
     # Not sample_and_log_prob: distrax's broadcasts a sample axis of 1 into the logits' rank.
     action = policy.sample(seed=key)
@@ -125,12 +153,14 @@ def rollout_and_gae(
     extras_fn: Callable[..., Any] | None = None,
     reward_scale: float = 1.0,
     advantage: str = "gae",
+    action_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> tuple[RolloutState, Batch]:
     """Rolls ``act_fn`` out for ``num_steps`` steps; advantages (``advantage``: one of
     ``ADVANTAGES``) and λ-return targets by GAE (``[T, B]``).
 
     Rewards (after any running normalisation) are multiplied by ``reward_scale`` before GAE, so
     the critic learns scaled returns (brax's ``reward_scaling``; episode statistics stay raw).
+    ``action_fn``: ``rollout``'s (the kept action to the environment's, e.g. ``env_action_fn``).
 
     ``bootstrap_fn(params, rollout_state, traj, initial_policy_state) -> (last_value [B, ...],
     final_value [T, B, ...])`` values the observation after the last step and each step's final
@@ -139,8 +169,9 @@ def rollout_and_gae(
     """
     initial_policy_state = rollout_state.policy_state
     rollout_state, traj = rollout(
-        env, act_fn, params, rollout_state, key, num_steps, extras_fn=extras_fn
-    )
+        env, act_fn, params, rollout_state, key, num_steps, extras_fn=extras_fn,
+        action_fn=action_fn,
+    )  # fmt: skip
     if reward_scale != 1.0:
         traj = traj._replace(reward=traj.reward * reward_scale)
     last_value, final_value = bootstrap_fn(params, rollout_state, traj, initial_policy_state)
@@ -200,4 +231,5 @@ def collect(
         gae_lambda=gae_lambda,
         reward_scale=reward_scale,
         advantage=advantage,
+        action_fn=env_action_fn(model),
     )

@@ -36,7 +36,9 @@ class Transition(NamedTuple):
     """One step of ``B`` environments (time-major ``[T, B, ...]`` once stacked by ``rollout``)."""
 
     obs: Any  # [B, *obs_shape]: the observation the action was chosen from.
-    action: jax.Array  # [B, *action_shape]: the policy's action (before to_env_action).
+    # [B, *action_shape]: the policy's action, before ``rollout``'s ``action_fn`` (a tanh-Gaussian
+    # head's pre-squash sample, see ``_collect.forward``) and ``to_env_action``.
+    action: jax.Array
     reward: jax.Array  # [B] (or [B, A]) float32: reward of the transition.
     discount: jax.Array  # [B] (or [B, A]) float32: env discount, 0 at termination, else 1.
     done: jax.Array  # [B] bool: the episode ended here (termination or truncation).
@@ -183,12 +185,15 @@ def rollout_step(
     policy_fn: PolicyFn,
     params: Any,
     extras_fn: Callable[[Any], Any] | None = None,
+    action_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> tuple[RolloutState, Transition]:
     """One vmapped step of ``B`` environments: act, step, auto-reset, record (a scan body).
 
     A recurrent policy's state is carried and zeroed where an episode ended, so the next
     episode starts from the initial (zero) state; ``extras_fn(timestep) -> pytree [B, ...]``
-    picks what ``Transition.extras`` keeps of the (batched) timestep.
+    picks what ``Transition.extras`` keeps of the (batched) timestep; ``action_fn(action)``
+    (None: the identity) maps the action the transition keeps to the one ``to_env_action``
+    converts for the environment (a tanh-Gaussian head's squash of its pre-squash sample).
     """
     policy_state = None
     if state.policy_state is None:
@@ -197,8 +202,9 @@ def rollout_step(
         action, log_prob, value, policy_state = policy_fn(
             params, state.obs, key, state.policy_state
         )
+    env_action = action if action_fn is None else action_fn(action)
     env_state, timestep = jax.vmap(env.step)(
-        state.env_state, to_env_action(action, env.action_spec)
+        state.env_state, to_env_action(env_action, env.action_spec)
     )
     done = timestep.last()
     # With a normalizer the policy and the trainer see standardised observations and scaled
@@ -241,6 +247,7 @@ def rollout(
     key: jax.Array,
     num_steps: int,
     extras_fn: Callable[[Any], Any] | None = None,
+    action_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> tuple[RolloutState, Transition]:
     """Runs ``num_steps`` steps of the ``B`` environments in ``state`` with ``policy_fn``.
 
@@ -253,13 +260,16 @@ def rollout(
       num_steps: ``T``.
       extras_fn: optional ``timestep -> pytree``, kept in ``Transition.extras`` (e.g. a win
         flag read from the environment's extras).
+      action_fn: optional ``action [B, ...] -> action [B, ...]`` between the kept action and
+        ``to_env_action`` (``rollout_step``).
 
     Returns:
       The state after ``T`` steps and the time-major ``Transition`` ``[T, B, ...]``. A
       normaliser with ``obs_update="rollout"`` takes in the rollout's observations at its end.
     """
     body = functools.partial(
-        rollout_step, env=env, policy_fn=policy_fn, params=params, extras_fn=extras_fn
-    )
+        rollout_step, env=env, policy_fn=policy_fn, params=params, extras_fn=extras_fn,
+        action_fn=action_fn,
+    )  # fmt: skip
     state, traj = jax.lax.scan(body, state, jax.random.split(key, num_steps))
     return state._replace(normalizer=normalization.commit(state.normalizer)), traj

@@ -132,7 +132,7 @@ class LineSearch(NamedTuple):
 
 
 def backtracking_line_search(
-    loss_fn: Callable[[Any], jax.Array],
+    loss_fn: Callable[[Any], jax.Array] | None,
     kl_fn: Callable[[Any], jax.Array],
     params: Any,
     full_step: Any,
@@ -142,10 +142,16 @@ def backtracking_line_search(
     decay: float,
 ) -> LineSearch:
     """The first of ``params + decay^i · full_step`` (i = 0, 1, …) with ``kl_fn ≤ max_kl`` and a
-    lower ``loss_fn`` than at ``params``; ``params`` itself if none qualifies.
+    lower ``loss_fn`` than at ``params``; ``params`` itself if none qualifies. ``loss_fn=None``
+    checks the KL alone (NPG-rank1's ``max_step_kl``; the reported loss is then 0).
 
     All ``steps`` candidates are evaluated at once (``vmap``): no data-dependent loop under jit.
     """
+    if loss_fn is None:
+        loss_fn = lambda p: jnp.zeros((), jnp.float32)  # noqa: E731
+        improves = lambda new, old: jnp.ones_like(new, dtype=bool)  # noqa: E731
+    else:
+        improves = lambda new, old: new < old  # noqa: E731
     loss_old = loss_fn(params)
     fractions = decay ** jnp.arange(steps, dtype=jnp.float32)
 
@@ -154,11 +160,14 @@ def backtracking_line_search(
         return loss_fn(candidate), kl_fn(candidate)
 
     loss_new, kl_new = jax.vmap(evaluate)(fractions)
-    ok = (kl_new <= max_kl) & (loss_new < loss_old) & jnp.isfinite(loss_new)
+    ok = (kl_new <= max_kl) & improves(loss_new, loss_old) & jnp.isfinite(loss_new)
     first = jnp.argmax(ok)
     accepted = ok[first]
     fraction = jnp.where(accepted, fractions[first], 0.0)
-    new_params = jax.tree.map(lambda p, s: p + fraction * s, params, full_step)
+    # Not p + 0·s when nothing qualifies: a non-finite full step would make that NaN.
+    new_params = jax.tree.map(
+        lambda p, s: jnp.where(accepted, p + fraction * s, p), params, full_step
+    )
     return LineSearch(
         new_params,
         accepted,

@@ -8,7 +8,7 @@ import pytest
 from jumanji import specs
 
 from jaxml.models import ActorCritic, flatten_observation, make_actor_critic
-from jaxml.models.actor_critic import TanhGaussian, action_head
+from jaxml.models.actor_critic import RawTanhGaussian, TanhGaussian, action_head
 
 OBS = jax.random.normal(jax.random.PRNGKey(0), (5, 7))
 
@@ -219,3 +219,53 @@ def test_tanh_entropy_of_wide_gaussians_matches_a_float64_monte_carlo():
     expected = gaussian + log_derivative.mean(0).sum() + np.log((high - low) / 2).sum()
     p = TanhGaussian(jnp.asarray(loc), jnp.asarray(scale), jnp.asarray(low), jnp.asarray(high))
     np.testing.assert_allclose(float(p.entropy()), expected, atol=1e-2)
+
+
+def _squashed_log_density64(loc, scale, low, high, u):
+    """float64 log-density of ``y = low + (high − low)(tanh u + 1)/2`` at a pre-squash ``u``."""
+    loc, scale, low, high, u = (np.asarray(x, np.float64) for x in (loc, scale, low, high, u))
+    gauss = -0.5 * ((u - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+    log_dy_du = 2 * (np.log(2) - u - np.logaddexp(0, -2 * u)) + np.log((high - low) / 2)
+    return np.sum(gauss - log_dy_du, axis=-1)
+
+
+def test_raw_tanh_log_prob_is_exact_where_tanh_saturates():
+    """At u = 12.015 tanh(u) is 1 in float32: the squashed action cannot give u back (atanh of
+    the edge is 7.25), so its log-probability is off by ~1e5 nats; the raw one is exact."""
+    low, high = jnp.array([-1.0, 0.0]), jnp.array([1.0, 5.0])
+    loc, scale = jnp.array([12.0, -3.0]), jnp.array([0.01, 0.5])
+    squashed = TanhGaussian(loc, scale, low, high)
+    raw = squashed.raw()
+    assert isinstance(raw, RawTanhGaussian)
+    u = loc + scale * jnp.array([1.5, -0.7])
+    expected = _squashed_log_density64(loc, scale, low, high, u)
+    np.testing.assert_allclose(float(raw.log_prob(u)), expected, rtol=1e-5)
+    assert abs(float(squashed.log_prob(raw.squash(u))) - expected) > 1e4
+    # Batched, unsaturated: both are the same density.
+    loc2 = jnp.array([[0.3, -1.0], [-0.5, 2.0]])
+    u2 = loc2 + 0.4
+    lows, highs = jnp.broadcast_to(low, (2, 2)), jnp.broadcast_to(high, (2, 2))
+    p = TanhGaussian(loc2, jnp.full((2, 2), 0.7), lows, highs)
+    np.testing.assert_allclose(p.raw().log_prob(u2), p.log_prob(p.raw().squash(u2)), atol=2e-4)
+    np.testing.assert_allclose(
+        p.raw().log_prob(u2), _squashed_log_density64(loc2, 0.7, lows, highs, u2), rtol=1e-5
+    )
+
+
+def test_raw_tanh_samples_entropy_kl_and_mode_are_the_squashed_policys():
+    low, high = jnp.array([-1.0, 0.0]), jnp.array([1.0, 5.0])
+    p = TanhGaussian(jnp.array([0.3, -1.0]), jnp.array([0.5, 2.0]), low, high)
+    q = TanhGaussian(jnp.array([-0.2, 0.5]), jnp.array([1.5, 0.7]), low, high)
+    key = jax.random.PRNGKey(3)
+    u = p.raw().sample(seed=key)
+    np.testing.assert_array_equal(u, p.distribution.sample(seed=key))
+    np.testing.assert_allclose(p.raw().squash(u), p.sample(seed=key), rtol=1e-6)
+    np.testing.assert_allclose(p.raw().entropy(), p.entropy(), rtol=1e-6)
+    np.testing.assert_allclose(p.raw().pre_squash_entropy(), p.pre_squash_entropy(), rtol=1e-6)
+    np.testing.assert_allclose(p.raw().kl_divergence(q.raw()), p.kl_divergence(q), rtol=1e-6)
+    np.testing.assert_array_equal(p.raw().mode(), p.distribution.loc)
+    back = p.raw().squashed()
+    assert isinstance(back, TanhGaussian)
+    np.testing.assert_allclose(back.log_prob(p.sample(seed=key)), p.log_prob(p.sample(seed=key)))
+    with pytest.raises(ValueError, match="other_dist: expected a RawTanhGaussian"):
+        p.raw().kl_divergence(q)

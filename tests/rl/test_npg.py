@@ -112,6 +112,37 @@ def test_kl_radius_sets_the_quadratic_kl():
     np.testing.assert_allclose(quad, 0.01, rtol=1e-3)
 
 
+def test_max_step_kl_backtracks_the_step_to_the_measured_kl():
+    """A step that breaks ε (α = 5) is halved to the first fraction with KL ≤ ε; the one
+    before it broke ε; the direction is the unguarded step's."""
+    config = tiny_config(actor_learning_rate=5.0)
+    trainer, state, flat = rollout_batch(config)
+    _, actor_part, _ = npg.make_optimizers(config, on_policy.derive_sizes(config))
+    step = functools.partial(
+        npg.actor_step, state.params, state.opt_state, flat, jax.random.PRNGKey(7),
+        model=trainer.model, optimizer=actor_part,
+    )  # fmt: skip
+    free, _, free_metrics = step(config=config)
+    eps = 0.1 * float(free_metrics["kl"])
+    guarded, _, metrics = step(config=tiny_config(actor_learning_rate=5.0, max_step_kl=eps))
+    fraction = float(metrics["step_fraction"])
+    assert 0 < fraction < 1
+    theta = ravel_pytree(on_policy.actor_params(state.params))[0]
+    full = ravel_pytree(on_policy.actor_params(free))[0] - theta
+    np.testing.assert_allclose(
+        ravel_pytree(on_policy.actor_params(guarded))[0], theta + fraction * full, atol=1e-6
+    )
+    _, unravel = ravel_pytree(on_policy.actor_params(state.params))
+
+    def kl_at(f):
+        actor = unravel(theta + f * full)
+        new = on_policy.with_subtree(state.params, "actor", actor)
+        return float(on_policy.policy_kl(trainer.model, state.params, new, flat.transitions.obs))
+
+    assert kl_at(fraction) <= eps * (1 + 1e-4) and kl_at(2 * fraction) > eps
+    np.testing.assert_allclose(float(metrics["kl"]), kl_at(fraction), rtol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def single_run():
     key = jax.random.PRNGKey(3)
@@ -151,7 +182,7 @@ def test_vmap_over_seeds_same_key_same_result(single_run):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("damping", 0.0), ("actor_learning_rate", -1.0), ("kl_radius", -0.1),
+    [("damping", 0.0), ("actor_learning_rate", -1.0), ("kl_radius", -0.1), ("max_step_kl", 0.0),
      ("fisher_vector", "advantage_weighted"), ("ent_coef", -1.0), ("shared_torso", True),
      ("num_envs", 0)],
 )  # fmt: skip

@@ -196,3 +196,16 @@ def test_trpo_learns_cartpole():
     )
     returns = np.asarray(out.metrics["episode_return"])[:, -5:].mean(axis=1)
     assert np.all(returns >= 200), returns
+
+
+def test_line_search_keeps_the_params_when_the_full_step_is_not_finite():
+    # A CG direction with a NaN (a non-finite gradient) qualifies nowhere; the parameters must
+    # stay as they were, not become p + 0·NaN.
+    loss_fn = lambda p: -jnp.sum(p["x"])
+    kl_fn = lambda p: jnp.sum(p["x"] ** 2)
+    start = {"x": jnp.array([0.5, -1.0])}
+    search = trpo.backtracking_line_search(
+        loss_fn, kl_fn, start, {"x": jnp.array([jnp.nan, 1.0])}, max_kl=10.0, steps=3, decay=0.5
+    )
+    assert not bool(search.accepted)
+    np.testing.assert_array_equal(search.params["x"], start["x"])
