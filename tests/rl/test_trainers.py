@@ -143,7 +143,7 @@ def test_tanh_squashed_actions_train_inside_the_bounds(module):
     trainer = module.make_trainer(config, envs.make("gymnax/Pendulum-v1"))
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     step = jax.jit(trainer.step)
-    for _ in range(3):  # PPO's ratio and TRPO's KL both re-evaluate stored squashed actions.
+    for _ in range(3):  # PPO's ratio and TRPO's KL both re-evaluate stored pre-squash actions.
         state, metrics = step(state)
         assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     policy, _ = trainer.model.apply(state.params, jnp.zeros((64, 3)))
